@@ -1,0 +1,2 @@
+// Entry point for every page: styles, then the live client and the widgets it feeds.
+import "./styles.css";

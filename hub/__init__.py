@@ -1,0 +1,1 @@
+"""hub: a real-time community hub and tracker for a private BitTorrent site."""

@@ -1,0 +1,123 @@
+"""`hub` command line: run the site by role, migrate, create users, seed a demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import Any
+
+from hub.config import Settings
+
+
+def _serve(roles: frozenset[str], host: str, port: int) -> None:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from hub.app import create_app
+
+    app = create_app(Settings.from_env(), roles)
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    config.graceful_timeout = 5
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+    asyncio.run(main())
+
+
+def _worker() -> None:
+    from hub.app import Hub
+
+    async def main() -> None:
+        hub = Hub(Settings.from_env(), frozenset({"worker"}))
+        await hub.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await hub.stop()
+
+    asyncio.run(main())
+
+
+async def _with_hub(func: Any) -> Any:
+    from hub.app import Hub
+
+    hub = Hub(Settings.from_env(), frozenset())
+    await hub.start()
+    try:
+        return await func(hub)
+    finally:
+        await hub.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="hub", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("dev", "everything in one process: web, tracker and worker"),
+        ("serve", "the web role: pages, API and Socket.IO"),
+        ("tracker", "the tracker role: announce and scrape"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000 if name != "tracker" else 8001)
+    sub.add_parser("worker", help="the worker role: scheduled jobs")
+    sub.add_parser("migrate", help="apply new database migrations")
+    cu = sub.add_parser("create-user", help="create a member")
+    cu.add_argument("username")
+    cu.add_argument("email")
+    cu.add_argument("--password", required=True)
+    cu.add_argument("--group", default="member", help="group slug, e.g. member, moderator")
+    sub.add_parser("seed-demo", help="categories, forums, chat rooms and a few users")
+    args = parser.parse_args(argv)
+
+    if args.command == "dev":
+        _serve(frozenset({"web", "tracker", "worker"}), args.host, args.port)
+    elif args.command == "serve":
+        _serve(frozenset({"web"}), args.host, args.port)
+    elif args.command == "tracker":
+        from hub.tracker.serve import serve_tracker
+
+        serve_tracker(args.host, args.port)
+    elif args.command == "worker":
+        _worker()
+    elif args.command == "migrate":
+        async def _noop(hub: Any) -> None:
+            return None
+
+        asyncio.run(_with_hub(_noop))  # Hub.start applies migrations
+        print("migrations applied")
+    elif args.command == "create-user":
+        from hub.accounts import actions
+
+        async def _create(hub: Any) -> Any:
+            return await actions.create_user_cli(
+                hub, args.username, args.email, args.password, args.group
+            )
+
+        user_id = asyncio.run(_with_hub(_create))
+        print(f"created {args.username} ({user_id})")
+    elif args.command == "seed-demo":
+        from hub.tasks.demo import seed_demo
+
+        asyncio.run(_with_hub(seed_demo))
+        print("demo data ready")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
