@@ -62,9 +62,15 @@ class Settings:
     chat_message_max: int = 2000
     chat_edit_window_seconds: int = 300
 
+    # Where clients announce; the web role's URL unless the tracker role runs elsewhere.
+    tracker_url: str = ""
+
     @property
     def announce_base(self) -> str:
-        return self.base_url.rstrip("/")
+        return (self.tracker_url or self.base_url).rstrip("/")
+
+    def announce_url(self, passkey: str) -> str:
+        return f"{self.announce_base}/announce/{passkey}"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -84,6 +90,7 @@ class Settings:
         values: dict[str, object] = dict(
             site_name=site_name,
             base_url=os.environ.get("HUB_BASE_URL", "http://127.0.0.1:8000"),
+            tracker_url=os.environ.get("HUB_TRACKER_URL", ""),
             database_url=os.environ.get("HUB_DATABASE_URL") or None,
             redis_url=os.environ.get("HUB_REDIS_URL") or None,
             meilisearch_url=os.environ.get("HUB_MEILISEARCH_URL") or None,
