@@ -63,6 +63,10 @@ class Hub:
 
             self.tracker = TrackerService(self)
             await self.tracker.start()
+        if "web" in self.roles:
+            from hub.accounts.bootstrap import ensure_first_admin
+
+            await ensure_first_admin(self)
         if "worker" in self.roles:
             from hub.tasks.runner import Worker
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 # Each module defines `bp`; order only matters for url_map readability.
 BLUEPRINT_MODULES = (
     "hub.pages.home",
+    "hub.pages.api_accounts",
 )
 
 
