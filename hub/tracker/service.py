@@ -1,27 +1,362 @@
-"""The tracker role: announce and scrape from in-memory swarms."""
+"""The tracker role: the raw ASGI handler for /announce and /scrape, plus the background
+loops that keep its memory in step with Postgres and Redis.
+
+Loops: flush the accumulator every `flush_interval_seconds`; apply invalidation messages;
+publish changed swarm counts (at most once a second per torrent); expire silent peers;
+write `peer_history` snapshots; refresh the site-wide freeleech windows.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import asyncpg
+
+from hub.tracker import flusher, invalidate
+from hub.tracker.accumulator import Batch
+from hub.tracker.announce import Tracker
+from hub.tracker.cache import Caches
+from hub.tracker.swarm import Peer, Swarm
 
 if TYPE_CHECKING:
     from hub.app import Hub
 
+log = logging.getLogger(__name__)
+
+SWARM_COUNTS_CHANNEL = "hub:swarm-counts"
+SWARM_HASH = "hub:swarm"
+SNAPSHOT_SECONDS = 300.0
+SITE_WINDOW_REFRESH_SECONDS = 60.0
+FULL_RELOAD_SECONDS = 900.0
+
+_TEXT = [(b"content-type", b"text/plain")]
+
 
 class TrackerService:
-    """Placeholder until the tracker lands: answers every announce with a failure."""
-
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
+        self.settings = hub.settings
+        self.tracker = Tracker(hub.settings, Caches())
+        self._tasks: list[asyncio.Task[None]] = []
+        self._conn: asyncpg.Connection | None = None
+        self._flush_lock = asyncio.Lock()
+        # A batch whose fate is unknown (the connection died around COMMIT and the check
+        # failed too): retried under the same id, which tracker_flushes makes idempotent.
+        self._unsure: tuple[UUID, Batch] | None = None
+        self._snapshot_bytes: dict[int, list[int]] = {}
+        self._trusted = self._parse_trusted(hub.settings.trusted_proxies)
+        # Test hook: awaited inside the flush transaction just before COMMIT.
+        self.before_commit: Callable[[], Awaitable[None]] | None = None
+        self.flushes = 0
+        self.flush_failures = 0
 
+    # --- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
-        return None
+        async with self.hub.pool.acquire() as conn:
+            await self.tracker.caches.load_all(conn)
+            await self._reload_swarms(conn)
+        loops: list[tuple[Callable[[], Awaitable[None]], float]] = [
+            (self.flush, self.settings.flush_interval_seconds),
+            (self.publish_counts, 1.0),
+            (self._expire, max(1.0, min(60.0, self.settings.peer_expiry_seconds / 4))),
+            (self.snapshot, SNAPSHOT_SECONDS),
+            (self._refresh_site_windows, SITE_WINDOW_REFRESH_SECONDS),
+            (self._reload_all, FULL_RELOAD_SECONDS),
+        ]
+        for func, every in loops:
+            self._tasks.append(asyncio.create_task(self._every(func, every)))
+        self._tasks.append(asyncio.create_task(self._listen()))
 
     async def stop(self) -> None:
-        return None
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for _ in range(3):
+            await self.flush()
+            if not self.tracker.accumulator.pending() and self._unsure is None:
+                break
+        with contextlib.suppress(Exception):
+            await self.publish_counts()
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+            self._conn = None
 
+    async def _every(self, func: Callable[[], Awaitable[None]], seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await func()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("tracker loop %s failed", getattr(func, "__name__", func))
+
+    # --- ASGI ----------------------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body = b"d14:failure reason19:tracker not running8:intervali1800ee"
+        path: str = scope["path"]
+        agent = b""
+        forwarded = b""
+        for name, value in scope["headers"]:
+            if name == b"user-agent":
+                agent = value
+            elif name == b"x-forwarded-for":
+                forwarded = value
+        client = scope.get("client")
+        ip = client[0] if client else ""
+        if self._trusted and forwarded and self._is_trusted(ip):
+            ip = forwarded.rsplit(b",", 1)[-1].strip().decode("latin-1")
+        if path.startswith("/announce/"):
+            body = self.tracker.announce(path[10:], scope["query_string"], ip, agent)
+        elif path.startswith("/scrape/"):
+            body = self.tracker.scrape(path[8:], scope["query_string"])
+        else:
+            body = self.tracker.failure("not found")
         await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/plain")]})
+                    "headers": [*_TEXT, (b"content-length", b"%d" % len(body))]})
         await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    def _parse_trusted(entries: tuple[str, ...]) -> list[Any]:
+        return [ipaddress.ip_network(e, strict=False) for e in entries]
+
+    def _is_trusted(self, ip: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(addr in net for net in self._trusted)
+
+    # --- flushing ------------------------------------------------------------------------
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self.hub.database_url)
+        return self._conn
+
+    @property
+    def flusher_pid(self) -> int | None:
+        """The Postgres backend the flusher writes through (tests terminate it)."""
+        if self._conn is None or self._conn.is_closed():
+            return None
+        return int(self._conn.get_server_pid())
+
+    async def flush(self) -> None:
+        async with self._flush_lock:
+            if self._unsure is not None:
+                batch_id, batch = self._unsure
+                self._unsure = None
+                if not await self._write(batch_id, batch):
+                    return
+            batch = self.tracker.accumulator.take()
+            if len(batch):
+                await self._write(uuid.uuid4(), batch)
+
+    async def _write(self, batch_id: UUID, batch: Batch) -> bool:
+        tracker = self.tracker
+        try:
+            conn = await self._connection()
+            result = await flusher.write_batch(
+                conn, batch, batch_id, self._user_counts, self._torrent_counts,
+                self.before_commit,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "tracker_flushes_pkey":
+                return True  # an earlier attempt of this very batch committed
+            return await self._failed(batch_id, batch, exc)
+        except Exception as exc:
+            return await self._failed(batch_id, batch, exc)
+        self.flushes += 1
+        for torrent_id, completed in result.completed.items():
+            entry = tracker.caches.torrents.get(torrent_id)
+            if entry is not None and entry.completed != completed:
+                entry.completed = completed
+                tracker.dirty.add(torrent_id)
+        for (_u, torrent_id, _p), d in batch.deltas.items():
+            acc = self._snapshot_bytes.get(torrent_id)
+            if acc is None:
+                self._snapshot_bytes[torrent_id] = [d.up, d.down]
+            else:
+                acc[0] += d.up
+                acc[1] += d.down
+        return True
+
+    async def _failed(self, batch_id: UUID, batch: Batch, exc: Exception) -> bool:
+        self.flush_failures += 1
+        log.warning("tracker flush of %d rows failed: %r", len(batch), exc)
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.terminate()
+            self._conn = None
+        try:
+            async with self.hub.pool.acquire() as conn:
+                if await flusher.batch_landed(conn, batch_id):
+                    return True
+                if isinstance(exc, asyncpg.ForeignKeyViolationError):
+                    dropped = await flusher.prune_orphans(conn, batch)
+                    log.warning("dropped %d tracker rows of deleted users or torrents", dropped)
+        except Exception:
+            log.exception("cannot tell whether tracker batch %s committed; will retry it", batch_id)
+            self._unsure = (batch_id, batch)
+            return False
+        self.tracker.accumulator.merge_back(batch)
+        return False
+
+    def _user_counts(self, user_id: UUID) -> flusher.UserCounts:
+        entry = self.tracker.caches.users.get(user_id)
+        if entry is None:
+            return flusher.UserCounts(0, 0)
+        return flusher.UserCounts(entry.seeding, entry.leeching)
+
+    def _torrent_counts(self, torrent_id: int) -> flusher.TorrentCounts:
+        swarm = self.tracker.swarms.get(torrent_id)
+        if swarm is None:
+            return flusher.TorrentCounts(0, 0)
+        return flusher.TorrentCounts(swarm.seeders, swarm.leechers)
+
+    # --- swarm persistence -------------------------------------------------------------
+    async def _reload_swarms(self, conn: asyncpg.Connection) -> None:
+        expiry = self.settings.peer_expiry_seconds
+        await conn.execute(
+            "DELETE FROM peers WHERE last_announce_at < now() - make_interval(secs => $1)",
+            float(expiry),
+        )
+        rows = await conn.fetch(
+            """SELECT torrent_id, user_id, peer_id, host(ip) AS ip, host(ipv6) AS ipv6, port,
+                      uploaded, downloaded, left_bytes, user_agent,
+                      extract(epoch FROM last_announce_at)::bigint AS last
+                 FROM peers"""
+        )
+        caches = self.tracker.caches
+
+
+        for r in rows:
+            user = caches.users.get(r["user_id"])
+            if user is None or r["torrent_id"] not in caches.torrents:
+                continue
+            peer = Peer(user, r["uploaded"], r["downloaded"], r["left_bytes"], r["last"])
+            port = r["port"].to_bytes(2, "big")
+            if r["ip"]:
+                peer.addr4 = socket.inet_pton(socket.AF_INET, r["ip"]) + port
+            if r["ipv6"]:
+                peer.addr6 = socket.inet_pton(socket.AF_INET6, r["ipv6"]) + port
+            peer.agent = r["user_agent"]
+            swarm = self.tracker.swarms.get(r["torrent_id"])
+            if swarm is None:
+                swarm = self.tracker.swarms[r["torrent_id"]] = Swarm()
+            swarm.add(bytes(r["peer_id"]), peer)
+        log.info("tracker reloaded %d peers", len(rows))
+
+    async def _expire(self) -> None:
+        self.tracker.expire()
+
+    # --- peer_history ------------------------------------------------------------------
+    async def snapshot(self) -> None:
+        """One torrent-level row per active torrent: counts now, bytes since the last one."""
+        moved, self._snapshot_bytes = self._snapshot_bytes, {}
+        ids = sorted(set(self.tracker.swarms) | set(moved))
+        if not ids:
+            return
+        seeders, leechers, ups, downs = [], [], [], []
+        for torrent_id in ids:
+            swarm = self.tracker.swarms.get(torrent_id)
+            seeders.append(swarm.seeders if swarm else 0)
+            leechers.append(swarm.leechers if swarm else 0)
+            up, down = moved.get(torrent_id, (0, 0))
+            ups.append(up)
+            downs.append(down)
+        try:
+            async with self.hub.pool.acquire() as conn:
+                await conn.execute(
+                    """INSERT INTO peer_history (time, torrent_id, user_id, seeders, leechers,
+                                                 uploaded, downloaded)
+                       SELECT date_trunc('second', now()), d.t, NULL, d.s, d.l, d.up, d.down
+                         FROM unnest($1::bigint[], $2::int[], $3::int[], $4::bigint[],
+                                     $5::bigint[]) AS d(t, s, l, up, down)
+                         JOIN torrents t ON t.id = d.t
+                       ON CONFLICT DO NOTHING""",
+                    ids, seeders, leechers, ups, downs,
+                )
+        except Exception:
+            for torrent_id, (up, down) in moved.items():
+                acc = self._snapshot_bytes.setdefault(torrent_id, [0, 0])
+                acc[0] += up
+                acc[1] += down
+            raise
+
+    # --- live counts ---------------------------------------------------------------------
+    async def publish_counts(self) -> None:
+        tracker = self.tracker
+        if not tracker.dirty:
+            return
+        dirty, tracker.dirty = tracker.dirty, set()
+        items = []
+        for torrent_id in sorted(dirty):
+            entry = tracker.caches.torrents.get(torrent_id)
+            swarm = tracker.swarms.get(torrent_id)
+            items.append({
+                "torrent_id": torrent_id,
+                "seeders": swarm.seeders if swarm else 0,
+                "leechers": swarm.leechers if swarm else 0,
+                "completed": entry.completed if entry else 0,
+            })
+        try:
+            pipe = self.hub.redis.pipeline(transaction=False)
+            pipe.hset(SWARM_HASH, mapping={str(i["torrent_id"]): json.dumps(i) for i in items})
+            pipe.publish(SWARM_COUNTS_CHANNEL, json.dumps(items))
+            await pipe.execute()
+        except Exception:
+            tracker.dirty |= dirty
+            raise
+
+    # --- cache freshness -----------------------------------------------------------------
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self.hub.redis.pubsub()
+            try:
+                await pubsub.subscribe(invalidate.CHANNEL)
+                await self._reload_all()  # anything changed while we were not listening
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        await self.apply_invalidation(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("tracker invalidation listener failed; resubscribing")
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def apply_invalidation(self, raw: bytes | str) -> None:
+        try:
+            message = json.loads(raw)
+            kind = message.get("kind")
+            async with self.hub.pool.acquire() as conn:
+                if kind == "user":
+                    await self.tracker.caches.reload_user(conn, UUID(str(message["id"])))
+                elif kind == "torrent":
+                    await self.tracker.caches.reload_torrent(conn, int(message["id"]))
+                elif kind == "site_freeleech":
+                    await self.tracker.caches.load_site_windows(conn)
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring malformed tracker invalidation %r", raw)
+
+    async def _reload_all(self) -> None:
+        async with self.hub.pool.acquire() as conn:
+            await self.tracker.caches.load_all(conn)
+
+    async def _refresh_site_windows(self) -> None:
+        async with self.hub.pool.acquire() as conn:
+            await self.tracker.caches.load_site_windows(conn)
+
+

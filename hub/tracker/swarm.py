@@ -1,0 +1,100 @@
+"""Swarms in process memory: one `Swarm` per torrent, one slotted `Peer` per client.
+
+A peer keeps its addresses already packed in the compact form replies use (6 bytes for
+IPv4, 18 for IPv6), so choosing peers is slicing and joining, never formatting. A client that
+announces the same peer_id over IPv4 and IPv6 is one `Peer` with both addresses.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+from hub.tracker.cache import UserEntry
+
+
+class Peer:
+    __slots__ = ("addr4", "addr6", "agent", "downloaded", "last", "left", "seeder",
+                 "uploaded", "user")
+
+    def __init__(self, user: UserEntry, uploaded: int, downloaded: int, left: int,
+                 last: int) -> None:
+        self.user = user
+        self.addr4: bytes | None = None
+        self.addr6: bytes | None = None
+        self.agent: str | None = None
+        self.uploaded = uploaded
+        self.downloaded = downloaded
+        self.left = left
+        self.last = last  # unix seconds of the last credited announce
+        self.seeder = left == 0
+
+
+class Swarm:
+    __slots__ = ("leechers", "peers", "seeders")
+
+    def __init__(self) -> None:
+        self.peers: dict[bytes, Peer] = {}
+        self.seeders = 0
+        self.leechers = 0
+
+    def add(self, peer_id: bytes, peer: Peer) -> None:
+        self.peers[peer_id] = peer
+        if peer.seeder:
+            self.seeders += 1
+            peer.user.seeding += 1
+        else:
+            self.leechers += 1
+            peer.user.leeching += 1
+
+    def remove(self, peer_id: bytes) -> Peer | None:
+        peer = self.peers.pop(peer_id, None)
+        if peer is not None:
+            if peer.seeder:
+                self.seeders -= 1
+                peer.user.seeding -= 1
+            else:
+                self.leechers -= 1
+                peer.user.leeching -= 1
+        return peer
+
+    def became_seeder(self, peer: Peer) -> None:
+        peer.seeder = True
+        self.seeders += 1
+        self.leechers -= 1
+        peer.user.seeding += 1
+        peer.user.leeching -= 1
+
+    def peers_of(self, user: UserEntry) -> int:
+        return sum(1 for p in self.peers.values() if p.user is user)
+
+    def select(self, user: UserEntry, numwant: int, seeder: bool) -> tuple[bytes, bytes]:
+        """Up to `numwant` other peers as compact IPv4 and IPv6 strings.
+
+        Never the requester nor any other client of the same member (that would only make
+        a member's boxes trade with each other), and no seeders for a seeder.
+        """
+        if numwant <= 0 or not self.peers:
+            return b"", b""
+        candidates: Iterator[Peer] | list[Peer]
+        if len(self.peers) > numwant * 2:
+            # Large swarm: a random window so every peer gets handed out over time.
+            values = list(self.peers.values())
+            start = random.randrange(len(values))
+            candidates = values[start:] + values[:start]
+        else:
+            candidates = iter(self.peers.values())
+        out4: list[bytes] = []
+        out6: list[bytes] = []
+        taken = 0
+        for p in candidates:
+            if p.user is user or (seeder and p.seeder):
+                continue
+            if p.addr4 is not None:
+                out4.append(p.addr4)
+            if p.addr6 is not None:
+                out6.append(p.addr6)
+            taken += 1
+            if taken >= numwant:
+                break
+        return b"".join(out4), b"".join(out6)
