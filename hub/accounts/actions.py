@@ -21,7 +21,7 @@ import asyncpg
 
 from hub import db, policy
 from hub.accounts import mailer, passwords, queries, ratelimit, totp
-from hub.accounts.errors import AccountError, Conflict, Forbidden, NotFound
+from hub.accounts.errors import AccountError, Conflict, Forbidden, NotFound, RateLimited
 from hub.moderation import audit
 from hub.realtime import kick
 from hub.tracker import invalidate
@@ -951,3 +951,6 @@ async def account_summary(hub: Hub, user_id: UUID) -> dict[str, Any]:
         "downloaded": stats["downloaded"] if stats else 0,
         "ratio": float(stats["ratio"]) if stats and stats["ratio"] is not None else None,
     }
+
+
+__all__ = ["AccountError", "Conflict", "Forbidden", "LoginResult", "NotFound", "RateLimited"]
