@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 BLUEPRINT_MODULES = (
     "hub.pages.home",
     "hub.pages.api_accounts",
+    "hub.pages.chat",
+    "hub.pages.notifications",
 )
 
 
