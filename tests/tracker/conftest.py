@@ -38,8 +38,8 @@ class Torrent:
     size: int
 
 
-async def wait_for(predicate: Any, timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.02)):
+async def wait_for(predicate: Any, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.02)):
         if predicate():
             return
         await asyncio.sleep(0.02)

@@ -16,7 +16,9 @@ from tests.tracker.conftest import (
 )
 
 
-async def test_first_announce_gets_sorted_compact_reply_with_counts(hub: Any, client: Client) -> None:
+async def test_first_announce_gets_sorted_compact_reply_with_counts(
+    hub: Any, client: Client
+) -> None:
     member = await make_member(hub)
     torrent = await make_torrent(hub, member)
     reply = await client.announce(member, torrent, peer_id(), event="started", left=0)
@@ -100,7 +102,9 @@ async def test_forwarded_for_is_ignored_without_a_trusted_proxy(hub: Any, client
     assert reply.peers() == [("127.0.0.1", 40001)]
 
 
-async def test_rightmost_forwarded_for_is_used_behind_a_trusted_proxy(hub: Any, client: Client) -> None:
+async def test_rightmost_forwarded_for_is_used_behind_a_trusted_proxy(
+    hub: Any, client: Client
+) -> None:
     service = hub.tracker
     saved = service._trusted
     service._trusted = service._parse_trusted(("127.0.0.0/8",))
@@ -140,7 +144,9 @@ async def test_banned_and_disabled_members_fail(hub: Any, client: Client) -> Non
     assert "disabled" in await _fail(client, banned, torrent)
 
 
-async def test_member_without_download_right_may_seed_but_not_leech(hub: Any, client: Client) -> None:
+async def test_member_without_download_right_may_seed_but_not_leech(
+    hub: Any, client: Client
+) -> None:
     member = await make_member(hub, group="leech")
     torrent = await make_torrent(hub, member)
     assert "may not download" in await _fail(client, member, torrent, event="started")
@@ -171,7 +177,9 @@ async def test_missing_and_malformed_fields_fail_precisely(hub: Any, client: Cli
         assert reply.failure is not None and expected in reply.failure, (expected, reply.data)
 
 
-async def test_unknown_rejected_and_deleted_torrents_fail_with_reason(hub: Any, client: Client) -> None:
+async def test_unknown_rejected_and_deleted_torrents_fail_with_reason(
+    hub: Any, client: Client
+) -> None:
     member = await make_member(hub)
     torrent = await make_torrent(hub, member)
     assert "unregistered" in await _fail(client, member, torrent, info_hash=b"\x01" * 20)

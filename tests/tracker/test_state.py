@@ -1,0 +1,223 @@
+"""Scrape, cache invalidation, live counts, expiry, restart and the flush fault test."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import uuid
+from typing import Any
+
+from hub.tracker.service import SWARM_COUNTS_CHANNEL, SWARM_HASH, TrackerService
+from tests.tracker.conftest import (
+    Client,
+    flush,
+    make_member,
+    make_torrent,
+    peer_id,
+    query,
+    update_member,
+    update_torrent,
+    wait_for,
+)
+from tests.tracker.test_crediting import stats
+
+
+async def test_scrape_counts_visible_torrents_only(hub: Any, client: Client) -> None:
+    member, other = await make_member(hub), await make_member(hub)
+    torrent = await make_torrent(hub, other)
+    pending = await make_torrent(hub, other, status="pending")
+    own_pending = await make_torrent(hub, member, status="pending")
+    await client.announce(other, torrent, peer_id(), event="started", left=0)
+    await client.announce(member, torrent, peer_id(), event="started")
+    reply = await client.scrape(member, torrent.info_hash, pending.info_hash,
+                                own_pending.info_hash, b"\x02" * 20)
+    assert reply.failure is None and reply.keys_sorted_and_canonical()
+    files = reply.data[b"files"]
+    assert set(files) == {torrent.info_hash, own_pending.info_hash}
+    assert files[torrent.info_hash] == {b"complete": 1, b"downloaded": 0, b"incomplete": 1}
+
+
+async def test_scrape_refuses_full_scrape_and_too_many_hashes(hub: Any, client: Client) -> None:
+    member = await make_member(hub)
+    reply = await client.get(f"/scrape/{member.passkey}", "")
+    assert "full scrape" in (reply.failure or "")
+    many = [secrets.token_bytes(20) for _ in range(hub.settings.scrape_max_hashes + 1)]
+    reply = await client.scrape(member, *many)
+    assert "too many info_hashes" in (reply.failure or "")
+    reply = await client.get(f"/scrape/{'f' * 32}", query(info_hash=b"\x00" * 20))
+    assert "unknown passkey" in (reply.failure or "")
+
+
+async def test_rotated_passkey_takes_effect_at_once(hub: Any, client: Client) -> None:
+    member = await make_member(hub)
+    torrent = await make_torrent(hub, member)
+    old = member.passkey
+    new = secrets.token_hex(16)
+    await update_member(hub, member, passkey=new)
+    await wait_for(lambda: new in hub.tracker.tracker.caches.users_by_passkey)
+    assert old not in hub.tracker.tracker.caches.users_by_passkey
+    member.passkey = new
+    assert (await client.announce(member, torrent, peer_id(), left=0)).failure is None
+    member.passkey = old
+    assert "unknown passkey" in ((await client.announce(member, torrent, peer_id())).failure or "")
+
+
+async def test_approval_reaches_the_tracker_through_redis(hub: Any, client: Client) -> None:
+    member = await make_member(hub)
+    torrent = await make_torrent(hub, member, status="pending")
+    pid = peer_id()
+    assert (await client.announce(member, torrent, pid, left=0)).warning is not None
+    await update_torrent(hub, torrent, moderation_status="approved")
+    assert (await client.announce(member, torrent, pid, left=0)).warning is None
+    await update_member(hub, member, is_banned=True)
+    assert "disabled" in ((await client.announce(member, torrent, pid, left=0)).failure or "")
+
+
+async def test_swarm_count_changes_are_published_and_kept_in_redis(
+    hub: Any, client: Client
+) -> None:
+    member = await make_member(hub)
+    torrent = await make_torrent(hub, member)
+    pubsub = hub.redis.pubsub()
+    await pubsub.subscribe(SWARM_COUNTS_CHANNEL)
+    try:
+        for port in (47001, 47002):
+            await client.announce(member, torrent, peer_id(), event="started", port=port)
+        seen = None
+        async with asyncio.timeout(5):
+            while seen is None:
+                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if msg:
+                    for item in json.loads(msg["data"]):
+                        if item["torrent_id"] == torrent.id:
+                            seen = item
+    finally:
+        await pubsub.aclose()
+    # both announces fell in one window: one coalesced message with the final counts
+    assert seen == {"torrent_id": torrent.id, "seeders": 0, "leechers": 2, "completed": 0}
+    stored = json.loads(await hub.redis.hget(SWARM_HASH, str(torrent.id)))
+    assert stored == seen
+
+
+async def test_silent_peers_expire_and_leave_the_peers_table(hub: Any, client: Client) -> None:
+    member = await make_member(hub)
+    torrent = await make_torrent(hub, member)
+    pid = peer_id()
+    await client.announce(member, torrent, pid, event="started", left=0)
+    await flush(hub)
+    tracker = hub.tracker.tracker
+    tracker.swarms[torrent.id].peers[pid].last -= hub.settings.peer_expiry_seconds + 1
+    assert tracker.expire() >= 1
+    assert torrent.id not in tracker.swarms
+    await flush(hub)
+    async with hub.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM peers WHERE torrent_id = $1",
+                                   torrent.id) == 0
+
+
+async def test_peer_history_snapshot_records_counts_and_bytes(hub: Any, client: Client) -> None:
+    member = await make_member(hub)
+    torrent = await make_torrent(hub, member, size=9000)
+    pid = peer_id()
+    await client.announce(member, torrent, pid, event="started", left=9000)
+    await client.announce(member, torrent, pid, downloaded=4000, left=5000)
+    await flush(hub)
+    await hub.tracker.snapshot()
+    async with hub.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT * FROM peer_history WHERE torrent_id = $1 AND user_id IS NULL", torrent.id)
+    assert (row["seeders"], row["leechers"], row["downloaded"]) == (0, 1, 4000)
+
+
+async def test_restarted_tracker_reloads_swarm_and_credits_from_the_saved_totals(
+    hub: Any, client: Client
+) -> None:
+    member = await make_member(hub)
+    torrent = await make_torrent(hub, member, size=10_000)
+    pid = peer_id()
+    qs = query(info_hash=torrent.info_hash, peer_id=pid, port=48001, uploaded=0,
+               downloaded=0, left=10_000, event="started").encode()
+    first = TrackerService(hub)
+    await first.start()
+    first.tracker.announce(member.passkey, qs, "192.0.2.7", b"qBittorrent/4.6")
+    qs = query(info_hash=torrent.info_hash, peer_id=pid, port=48001, uploaded=0,
+               downloaded=3000, left=7000).encode()
+    first.tracker.announce(member.passkey, qs, "192.0.2.7", b"qBittorrent/4.6")
+    await first.stop()  # flushes what it holds
+    assert await stats(hub, member) == (0, 3000)
+
+    second = TrackerService(hub)
+    await second.start()
+    try:
+        swarm = second.tracker.swarms[torrent.id]
+        assert swarm.leechers == 1 and swarm.peers[pid].downloaded == 3000
+        qs = query(info_hash=torrent.info_hash, peer_id=pid, port=48001, uploaded=0,
+                   downloaded=4000, left=6000).encode()
+        second.tracker.announce(member.passkey, qs, "192.0.2.7", b"qBittorrent/4.6")
+    finally:
+        await second.stop()
+    assert await stats(hub, member) == (0, 4000)
+
+
+async def test_killed_flusher_connection_loses_and_doubles_nothing(
+    hub: Any, client: Client
+) -> None:
+    service = hub.tracker
+    members = [await make_member(hub) for _ in range(20)]
+    torrent = await make_torrent(hub, size=10**9)
+    pids = [peer_id() for _ in members]
+    await flush(hub)  # start from an empty accumulator and an open flusher connection
+    for m, pid in zip(members, pids, strict=True):
+        await client.announce(m, torrent, pid, event="started")
+        await client.announce(m, torrent, pid, uploaded=111, downloaded=1000)
+
+    killed: list[int] = []
+
+    async def kill_mid_batch() -> None:
+        if killed:
+            return
+        pid = service.flusher_pid
+        killed.append(pid)
+        async with hub.pool.acquire() as conn:
+            await conn.execute("SELECT pg_terminate_backend($1)", pid)
+        await asyncio.sleep(0.1)
+
+    failures = service.flush_failures
+    service.before_commit = kill_mid_batch
+    try:
+        await flush(hub)
+    finally:
+        service.before_commit = None
+    assert killed and service.flush_failures == failures + 1
+    # more traffic for the same peers lands on top of the merged-back batch
+    for m, pid in zip(members, pids, strict=True):
+        await client.announce(m, torrent, pid, uploaded=222, downloaded=3000)
+    await flush(hub)
+    for m in members:
+        assert await stats(hub, m) == (222, 3000)
+    async with hub.pool.acquire() as conn:
+        total = await conn.fetchrow(
+            "SELECT total_uploaded, total_downloaded FROM torrent_statistics WHERE torrent_id = $1",
+            torrent.id)
+        logged = await conn.fetchval("SELECT count(*) FROM announces WHERE torrent_id = $1",
+                                     torrent.id)
+    assert (total["total_uploaded"], total["total_downloaded"]) == (20 * 222, 20 * 3000)
+    assert logged == 60
+
+
+async def test_batch_committed_before_a_lost_acknowledgement_is_not_written_twice(
+    hub: Any, client: Client
+) -> None:
+    service = hub.tracker
+    member = await make_member(hub)
+    torrent = await make_torrent(hub, size=10**9)
+    pid = peer_id()
+    await client.announce(member, torrent, pid, event="started")
+    await client.announce(member, torrent, pid, uploaded=5, downloaded=50)
+    async with service._flush_lock:
+        batch = service.tracker.accumulator.take()
+        batch_id = uuid.uuid4()
+        assert await service._write(batch_id, batch)
+        assert await service._write(batch_id, batch)  # the retry finds its id and stops
+    assert await stats(hub, member) == (5, 50)
