@@ -1,0 +1,124 @@
+"""User statistics upkeep and ratio enforcement.
+
+Aggregation: `torrents_uploaded` (approved, not deleted uploads) and `torrents_snatched`
+(rows in `snatches`) are recounted from their source tables, so a counter that drifted
+(a deleted torrent, a failed increment) is put right; only rows that differ are written.
+Seeding and leeching counts belong to the tracker, which writes them from its swarms.
+
+Ratio: a member of a group with a `min_ratio` whose ratio is below it, once they have
+downloaded `ratio_grace_bytes`, moves to the Leech group (no downloading); a Leech whose
+ratio is back at the Member group's minimum returns to Member. Both are audited
+(`ratio_demotion` / `ratio_restored`, with the groups and the ratio), notified, and
+tell the tracker to reload the member.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from hub import db
+from hub.community import notifications
+from hub.moderation import audit
+from hub.tasks import notices as _notices  # noqa: F401  (registers the notification kinds)
+from hub.tasks.runner import JobContext, JobResult
+from hub.tracker import invalidate
+
+
+async def aggregate_user_statistics(ctx: JobContext) -> JobResult:
+    async with db.transaction(ctx.pool) as conn:
+        status = await conn.execute(
+            """WITH up AS (
+                   SELECT uploader_id AS user_id, count(*)::int AS n FROM torrents
+                    WHERE uploader_id IS NOT NULL AND moderation_status = 'approved'
+                      AND NOT is_deleted
+                    GROUP BY uploader_id
+               ), sn AS (
+                   SELECT user_id, count(*)::int AS n FROM snatches GROUP BY user_id
+               ), calc AS (
+                   SELECT s.user_id, coalesce(up.n, 0) AS uploads, coalesce(sn.n, 0) AS snatches
+                     FROM user_statistics s
+                     LEFT JOIN up ON up.user_id = s.user_id
+                     LEFT JOIN sn ON sn.user_id = s.user_id
+               )
+               UPDATE user_statistics s
+                  SET torrents_uploaded = c.uploads, torrents_snatched = c.snatches,
+                      updated_at = now()
+                 FROM calc c
+                WHERE s.user_id = c.user_id
+                  AND (s.torrents_uploaded, s.torrents_snatched)
+                      IS DISTINCT FROM (c.uploads, c.snatches)"""
+        )
+    return {"statistics_corrected": int(status.rsplit(" ", 1)[-1])}
+
+
+async def _group_id(conn: asyncpg.Connection, slug: str) -> int:
+    value = await conn.fetchval("SELECT id FROM user_groups WHERE slug = $1", slug)
+    if value is None:
+        raise RuntimeError(f"the {slug!r} group is missing")
+    return int(value)
+
+
+async def enforce_ratio(ctx: JobContext) -> JobResult:
+    grace = ctx.settings.ratio_grace_bytes
+    demoted = restored = 0
+    async with db.transaction(ctx.pool) as conn:
+        leech = await _group_id(conn, "leech")
+        member = await _group_id(conn, "member")
+        member_min = await conn.fetchval("SELECT min_ratio FROM user_groups WHERE id = $1", member)
+        below = await conn.fetch(
+            """SELECT u.id, u.group_id, g.slug, g.min_ratio, s.ratio, s.downloaded
+                 FROM users u
+                 JOIN user_groups g ON g.id = u.group_id
+                 JOIN user_statistics s ON s.user_id = u.id
+                WHERE g.min_ratio > 0 AND NOT g.is_staff AND u.group_id <> $1
+                  AND NOT u.is_banned AND s.downloaded >= $2 AND s.ratio < g.min_ratio
+                FOR UPDATE OF u SKIP LOCKED""",
+            leech,
+            grace,
+        )
+        for row in below:
+            await _move(ctx, conn, row, leech, "leech", "ratio_demotion", "ratio_demoted")
+            demoted += 1
+        recovered = await conn.fetch(
+            """SELECT u.id, u.group_id, g.slug, $2::numeric AS min_ratio, s.ratio, s.downloaded
+                 FROM users u
+                 JOIN user_groups g ON g.id = u.group_id
+                 JOIN user_statistics s ON s.user_id = u.id
+                WHERE u.group_id = $1 AND NOT u.is_banned
+                  AND (s.ratio IS NULL OR s.ratio >= $2 OR s.downloaded < $3)
+                FOR UPDATE OF u SKIP LOCKED""",
+            leech,
+            member_min,
+            grace,
+        )
+        for row in recovered:
+            await _move(ctx, conn, row, member, "member", "ratio_restored", "ratio_restored")
+            restored += 1
+    return {"demoted": demoted, "restored": restored}
+
+
+async def _move(
+    ctx: JobContext,
+    conn: asyncpg.Connection,
+    row: asyncpg.Record,
+    to_group: int,
+    to_slug: str,
+    action: str,
+    kind: str,
+) -> None:
+    await conn.execute("UPDATE users SET group_id = $2 WHERE id = $1", row["id"], to_group)
+    ratio = None if row["ratio"] is None else str(row["ratio"])
+    details: dict[str, Any] = {
+        "from_group": row["slug"],
+        "to_group": to_slug,
+        "ratio": ratio,
+        "min_ratio": str(row["min_ratio"]),
+        "downloaded": row["downloaded"],
+    }
+    await audit.record(conn, None, action, "user", row["id"], details)
+    await notifications.notify(
+        conn, row["id"], kind, {"ratio": ratio, "min_ratio": str(row["min_ratio"])}
+    )
+    invalidate.user_changed(ctx.hub.redis, row["id"])
