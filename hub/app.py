@@ -58,6 +58,9 @@ class Hub:
         from hub.realtime import events
 
         events.configure(self)
+        from hub.realtime import server as live
+
+        await live.start(self)
         if "tracker" in self.roles:
             from hub.tracker.service import TrackerService
 
@@ -79,7 +82,9 @@ class Hub:
         if self.tracker is not None:
             await self.tracker.stop()
         from hub.realtime import events
+        from hub.realtime import server as live
 
+        await live.stop(self)
         await events.shutdown(self)
         await self.redis.aclose()
         await self.pool.close()

@@ -1,2 +1,4 @@
 // Entry point for every page: styles, then the live client and the widgets it feeds.
 import "./styles.css";
+import "./live";
+import "./peercounts";

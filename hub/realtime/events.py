@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _hub: Hub | None = None
+# What `publish` emits through: the web process's Socket.IO server, or a write-only Redis
+# manager in processes without the web role (set by hub.realtime.server.start).
+_emitter: Any = None
 
 
 def configure(hub: Hub) -> None:
@@ -31,6 +34,11 @@ async def shutdown(hub: Hub) -> None:
     global _hub
     if _hub is hub:
         _hub = None
+
+
+def set_emitter(emitter: Any) -> None:
+    global _emitter
+    _emitter = emitter
 
 
 async def append(conn: asyncpg.Connection, stream: str, kind: str, payload: dict[str, Any]) -> int:
@@ -59,10 +67,11 @@ async def append(conn: asyncpg.Connection, stream: str, kind: str, payload: dict
 
 async def publish(room: str, event: str, data: Any) -> None:
     """Emit to a Socket.IO room in every web process (through the Redis manager)."""
-    if _hub is None:
+    emitter = _emitter if _emitter is not None else getattr(_hub, "sio", None)
+    if emitter is None:
         return
     try:
-        await _hub.sio.emit(event, data, room=room)
+        await emitter.emit(event, data, room=room)
     except Exception:
         # The log still holds durable events: clients catch up on reconnect.
         log.exception("emit to %s failed", room)
