@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import socket
 import time
+from collections.abc import Callable
 
 from hub.config import Settings
 from hub.tracker import bencode
@@ -23,6 +24,7 @@ from hub.tracker.swarm import Peer, Swarm
 _inet_pton = socket.inet_pton
 _AF_INET = socket.AF_INET
 _AF_INET6 = socket.AF_INET6
+MAX_MISSES = 1000
 
 
 class Refused(Exception):
@@ -42,6 +44,12 @@ class Tracker:
         self._interval = settings.announce_interval
         self._jitter = max(1, settings.announce_interval // 10)
         self._min_interval = settings.announce_min_interval
+        # Keys missing from the caches, for the service to look up off the hot path: a
+        # member created without an invalidation message (or one lost in a Redis blip) is
+        # known from the client's next announce instead of the next full reload.
+        self.missed_passkeys: set[str] = set()
+        self.missed_hashes: set[bytes] = set()
+        self.on_miss: Callable[[], None] | None = None
 
     # --- replies -------------------------------------------------------------------------
     def failure(self, reason: str) -> bytes:
@@ -66,6 +74,10 @@ class Tracker:
     def _user(self, passkey: str) -> UserEntry:
         user = self.caches.users_by_passkey.get(passkey)
         if user is None:
+            if len(passkey) == 32 and len(self.missed_passkeys) < MAX_MISSES:
+                self.missed_passkeys.add(passkey)
+                if self.on_miss is not None:
+                    self.on_miss()
             raise Refused("unknown passkey: download the .torrent again from the site")
         if user.refused:
             raise Refused("your account is disabled")
@@ -95,6 +107,10 @@ class Tracker:
             raise Refused(f"port {port} is blacklisted: choose another port")
         torrent = self.caches.torrents_by_hash.get(info_hash)
         if torrent is None:
+            if len(self.missed_hashes) < MAX_MISSES:
+                self.missed_hashes.add(info_hash)
+                if self.on_miss is not None:
+                    self.on_miss()
             raise Refused("unregistered torrent")
         if torrent.deleted:
             raise Refused(f"torrent deleted: {torrent.deleted_reason or 'no reason given'}")

@@ -144,6 +144,19 @@ class Caches:
             if entry is not None:
                 self._unindex_torrent(entry)
 
+    async def lookup(self, conn: asyncpg.Connection, passkeys: list[str],
+                     hashes: list[bytes]) -> None:
+        """Load users and torrents a cache miss named (see Tracker.missed_passkeys)."""
+        if passkeys:
+            self.apply_users(await conn.fetch(USER_COLUMNS + " WHERE u.passkey = ANY($1)",
+                                              passkeys))
+        if hashes:
+            self.apply_torrents(await conn.fetch(
+                TORRENT_COLUMNS + " WHERE t.info_hash = ANY($1::bytea[])"
+                " OR substring(t.info_hash_v2 FROM 1 FOR 20) = ANY($1::bytea[])",
+                hashes,
+            ))
+
     def apply_users(self, rows: Iterable[asyncpg.Record]) -> None:
         for row in rows:
             entry = self.users.get(row["id"])

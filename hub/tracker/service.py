@@ -14,6 +14,7 @@ import ipaddress
 import json
 import logging
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ SWARM_HASH = "hub:swarm"
 SNAPSHOT_SECONDS = 300.0
 SITE_WINDOW_REFRESH_SECONDS = 60.0
 FULL_RELOAD_SECONDS = 900.0
+MISS_RETRY_SECONDS = 10.0
 
 _TEXT = [(b"content-type", b"text/plain")]
 
@@ -57,6 +59,9 @@ class TrackerService:
         # Test hook: awaited inside the flush transaction just before COMMIT.
         self.before_commit: Callable[[], Awaitable[None]] | None = None
         self.flushes = 0
+        self._missed = asyncio.Event()
+        self.tracker.on_miss = self._missed.set
+        self._recent_misses: dict[str | bytes, float] = {}
         self.flush_failures = 0
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -75,6 +80,7 @@ class TrackerService:
         for func, every in loops:
             self._tasks.append(asyncio.create_task(self._every(func, every)))
         self._tasks.append(asyncio.create_task(self._listen()))
+        self._tasks.append(asyncio.create_task(self._resolve_misses()))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -350,6 +356,35 @@ class TrackerService:
                     await self.tracker.caches.load_site_windows(conn)
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring malformed tracker invalidation %r", raw)
+
+    async def _resolve_misses(self) -> None:
+        """Look up unknown passkeys and info_hashes in batches, each key at most every
+        MISS_RETRY_SECONDS, so a flood of junk keys costs one query per batch."""
+        tracker = self.tracker
+        while True:
+            await self._missed.wait()
+            await asyncio.sleep(0.05)  # gather a batch
+            self._missed.clear()
+            now = time.monotonic()
+            recent = self._recent_misses
+            if len(recent) > 50_000:
+                recent.clear()
+            passkeys = [k for k in tracker.missed_passkeys if recent.get(k, 0) < now]
+            hashes = [h for h in tracker.missed_hashes if recent.get(h, 0) < now]
+            tracker.missed_passkeys.clear()
+            tracker.missed_hashes.clear()
+            keys: list[str | bytes] = [*passkeys, *hashes]
+            for key in keys:
+                recent[key] = now + MISS_RETRY_SECONDS
+            if not passkeys and not hashes:
+                continue
+            try:
+                async with self.hub.pool.acquire() as conn:
+                    await tracker.caches.lookup(conn, passkeys, hashes)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("tracker cache lookup failed")
 
     async def _reload_all(self) -> None:
         async with self.hub.pool.acquire() as conn:

@@ -221,3 +221,21 @@ async def test_batch_committed_before_a_lost_acknowledgement_is_not_written_twic
         assert await service._write(batch_id, batch)
         assert await service._write(batch_id, batch)  # the retry finds its id and stops
     assert await stats(hub, member) == (5, 50)
+
+
+async def test_member_created_without_a_message_is_known_from_the_next_announce(
+    hub: Any, client: Client
+) -> None:
+    from tests.factories import make_user
+
+    torrent = await make_torrent(hub)
+    user = await make_user(hub)  # accounts creates members without an invalidation message
+    first = await client.get(f"/announce/{user.passkey}", query(
+        info_hash=torrent.info_hash, peer_id=peer_id(), port=50001, uploaded=0,
+        downloaded=0, left=0))
+    await wait_for(lambda: user.passkey in hub.tracker.tracker.caches.users_by_passkey)
+    second = await client.get(f"/announce/{user.passkey}", query(
+        info_hash=torrent.info_hash, peer_id=peer_id(), port=50001, uploaded=0,
+        downloaded=0, left=0))
+    assert first.failure is not None or second.failure is None
+    assert second.failure is None
