@@ -463,6 +463,18 @@ async def confirm_totp(hub: Hub, user_id: UUID, code: str) -> list[str]:
     return codes
 
 
+async def pending_totp(hub: Hub, user_id: UUID) -> TotpEnrolment | None:
+    """The enrolment started but not confirmed yet (to show the QR code again), or None."""
+    async with hub.pool.acquire() as conn:
+        user = await queries.user_by_id(conn, user_id)
+        row = await queries.get_2fa(conn, user_id)
+    if user is None or row is None or row["confirmed_at"] is not None:
+        return None
+    secret = totp.decrypt(hub.settings.totp_encryption_key, user_id, row["secret_encrypted"])
+    uri = totp.provisioning_uri(secret, user["username"], hub.settings.site_name)
+    return TotpEnrolment(secret, uri, totp.qr_svg(uri))
+
+
 async def has_totp(hub: Hub, user_id: UUID) -> bool:
     async with hub.pool.acquire() as conn:
         row = await queries.get_2fa(conn, user_id)
@@ -922,6 +934,54 @@ async def search_users(
 ) -> list[dict[str, Any]]:
     async with hub.pool.acquire() as conn:
         return [dict(r) for r in await queries.search_users(conn, query.strip(), limit, offset)]
+
+
+async def user_for_staff(hub: Hub, user_id: UUID) -> dict[str, Any] | None:
+    """Everything the admin user page shows about one account, or None."""
+    async with hub.pool.acquire() as conn:
+        user = await queries.user_by_id(conn, user_id)
+        if user is None:
+            return None
+        two_factor = await queries.get_2fa(conn, user_id)
+        inviter = (
+            await conn.fetchval(
+                "SELECT username::text FROM users WHERE id = $1", user["invited_by"]
+            )
+            if user["invited_by"]
+            else None
+        )
+        audit_rows = await conn.fetch(
+            """SELECT a.action, a.details, a.created_at, u.username::text AS actor
+                 FROM audit_logs a LEFT JOIN users u ON u.id = a.user_id
+                WHERE a.target_type = 'user' AND a.target_id = $1
+                ORDER BY a.created_at DESC LIMIT 20""",
+            str(user_id),
+        )
+    result = {
+        k: user[k]
+        for k in (
+            "id",
+            "username",
+            "email",
+            "group_id",
+            "group_slug",
+            "group_name",
+            "level",
+            "is_banned",
+            "is_disabled",
+            "invited_by",
+            "created_at",
+            "last_seen_at",
+            "passkey_changed_at",
+        )
+    }
+    result["username"] = str(user["username"])
+    result["email"] = str(user["email"])
+    result["last_ip"] = str(user["last_ip"]) if user["last_ip"] else None
+    result["has_2fa"] = bool(two_factor and two_factor["confirmed_at"])
+    result["invited_by_username"] = inviter
+    result["audit"] = [dict(r) for r in audit_rows]
+    return result
 
 
 async def account_summary(hub: Hub, user_id: UUID) -> dict[str, Any]:

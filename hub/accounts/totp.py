@@ -42,9 +42,9 @@ def qr_svg(uri: str) -> str:
     return buffer.getvalue().decode()
 
 
-def matching_step(secret: str, code: str, *, now: float | None = None) -> int | None:
+def matching_step(secret: str, code: str | None, *, now: float | None = None) -> int | None:
     """The time step the code belongs to (one step of clock drift either way), or None."""
-    code = code.strip().replace(" ", "")
+    code = (code or "").strip().replace(" ", "")
     if len(code) != 6 or not code.isdigit():
         return None
     totp = pyotp.TOTP(secret)

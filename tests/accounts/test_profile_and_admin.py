@@ -30,18 +30,22 @@ async def test_paranoia_hides_stats_from_members_but_not_staff(hub, http, server
     assert privacy["notification_prefs"] == {"comment": False}
 
     other = await make_user(hub)
-    async with await session_for(server, other) as member:
-        async with member.get(f"/api/v1/users/{owner.username}") as response:
-            seen = await response.json()
+    async with (
+        await session_for(server, other) as member,
+        member.get(f"/api/v1/users/{owner.username}") as response,
+    ):
+        seen = await response.json()
     assert seen["stats"] is None
     assert seen["last_seen_at"] is None
     assert "hide_stats" in seen["hidden"]
     assert "email" not in seen
 
     mod = await make_moderator(hub)
-    async with await session_for(server, mod) as staff:
-        async with staff.get(f"/api/v1/users/{owner.username}") as response:
-            seen = await response.json()
+    async with (
+        await session_for(server, mod) as staff,
+        staff.get(f"/api/v1/users/{owner.username}") as response,
+    ):
+        seen = await response.json()
     assert seen["stats"] is not None
     assert seen["hidden"] == []
     assert seen["email"] == owner.email
@@ -91,9 +95,8 @@ async def test_admin_edits_group_rights_and_members_feel_it_at_once(hub, http, s
             headers=csrf_headers(http),
         ) as response:
             assert response.status == 200, await response.text()
-        async with await session_for(server, member) as m:
-            async with m.get("/api/v1/me") as response:
-                assert "invite" in (await response.json())["rights"]
+        async with await session_for(server, member) as m, m.get("/api/v1/me") as response:
+            assert "invite" in (await response.json())["rights"]
     finally:
         async with http.patch(
             f"/api/v1/admin/groups/{leech['id']}",
