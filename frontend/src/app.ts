@@ -2,3 +2,4 @@
 import "./styles.css";
 import "./live";
 import "./peercounts";
+import "./settings";

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 # Each module defines `bp`; order only matters for url_map readability.
 BLUEPRINT_MODULES = (
     "hub.pages.home",
+    "hub.pages.accounts",
+    "hub.pages.admin",
     "hub.pages.api_accounts",
     "hub.pages.chat",
     "hub.pages.notifications",
