@@ -3,3 +3,5 @@ import "./styles.css";
 import "./live";
 import "./peercounts";
 import "./settings";
+import "./chat";
+import "./notifications";

@@ -193,14 +193,15 @@ async def test_history_pages_back_with_before(hub):
 def test_rendering_escapes_html_and_links_only_web_addresses():
     html = str(
         render_body(
-            "<img src=x onerror=alert(1)> see https://example.org/a?b=1&c=2. @bob_1 javascript:alert(1)"
+            "<img src=x onerror=alert(1)> see https://example.org/a?b=1&c=2."
+            " @bob_1 javascript:alert(1)"
         )
     )
     assert "<img" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert (
-        '<a href="https://example.org/a?b=1&amp;c=2" rel="nofollow noopener noreferrer" target="_blank">'
-        in html
+        '<a href="https://example.org/a?b=1&amp;c=2" rel="nofollow noopener noreferrer" '
+        'target="_blank">' in html
     )
     assert "</a>." in html
     assert '<span class="mention" data-username="bob_1">@bob_1</span>' in html

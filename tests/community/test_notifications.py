@@ -36,7 +36,8 @@ async def test_a_kind_turned_off_in_the_preferences_is_not_sent(hub):
     async with hub.pool.acquire() as conn:
         await conn.execute(
             """INSERT INTO user_privacy (user_id, notification_prefs) VALUES ($1, $2)
-               ON CONFLICT (user_id) DO UPDATE SET notification_prefs = EXCLUDED.notification_prefs""",
+               ON CONFLICT (user_id)
+               DO UPDATE SET notification_prefs = EXCLUDED.notification_prefs""",
             user.id,
             {"chat_mention": False},
         )
