@@ -91,7 +91,7 @@ async def _flag(
         "seed_time_seconds": seeded,
         "required_seconds": required,
     }
-    await audit.record(conn, None, "hit_and_run", "user", user_id, details)
+    await audit.record(conn, None, "user.hit_and_run", "user", user_id, details)
     await notifications.notify(
         conn, user_id, "hit_and_run",
         {"torrent_id": torrent_id, "torrent_name": name, "warning_id": warning_id,

@@ -6,10 +6,12 @@ Aggregation: `torrents_uploaded` (approved, not deleted uploads) and `torrents_s
 Seeding and leeching counts belong to the tracker, which writes them from its swarms.
 
 Ratio: a member of a group with a `min_ratio` whose ratio is below it, once they have
-downloaded `ratio_grace_bytes`, moves to the Leech group (no downloading); a Leech whose
-ratio is back at the Member group's minimum returns to Member. Both are audited
-(`ratio_demotion` / `ratio_restored`, with the groups and the ratio), notified, and
-tell the tracker to reload the member.
+downloaded `ratio_grace_bytes`, steps down: to Member when the ratio still meets the Member
+minimum (a Power User at 0.45), else to Leech (no downloading). A Leech whose ratio is back
+at the Member minimum (or who is under the grace download again) returns to Member, unless
+a staff member put them there. Both are audited (`user.ratio_demotion` /
+`user.ratio_restored`, with the groups and the ratio), notified, and tell the tracker to
+reload the member.
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ async def aggregate_user_statistics(ctx: JobContext) -> JobResult:
     return {"statistics_corrected": int(status.rsplit(" ", 1)[-1])}
 
 
+# Audit actions. A Leech is restored automatically only when the ratio job put them there:
+# the latest group change on record for them is our demotion, not a moderator's decision.
+DEMOTION = "user.ratio_demotion"
+RESTORED = "user.ratio_restored"
+GROUP_CHANGE = "user.group_change"  # hub/accounts/actions.py, a staff member's change
+
+
 async def _group_id(conn: asyncpg.Connection, slug: str) -> int:
     value = await conn.fetchval("SELECT id FROM user_groups WHERE slug = $1", slug)
     if value is None:
@@ -67,20 +76,7 @@ async def enforce_ratio(ctx: JobContext) -> JobResult:
         leech = await _group_id(conn, "leech")
         member = await _group_id(conn, "member")
         member_min = await conn.fetchval("SELECT min_ratio FROM user_groups WHERE id = $1", member)
-        below = await conn.fetch(
-            """SELECT u.id, u.group_id, g.slug, g.min_ratio, s.ratio, s.downloaded
-                 FROM users u
-                 JOIN user_groups g ON g.id = u.group_id
-                 JOIN user_statistics s ON s.user_id = u.id
-                WHERE g.min_ratio > 0 AND NOT g.is_staff AND u.group_id <> $1
-                  AND NOT u.is_banned AND s.downloaded >= $2 AND s.ratio < g.min_ratio
-                FOR UPDATE OF u SKIP LOCKED""",
-            leech,
-            grace,
-        )
-        for row in below:
-            await _move(ctx, conn, row, leech, "leech", "ratio_demotion", "ratio_demoted")
-            demoted += 1
+        # Recovery first, so a member demoted below never bounces back in the same run.
         recovered = await conn.fetch(
             """SELECT u.id, u.group_id, g.slug, $2::numeric AS min_ratio, s.ratio, s.downloaded
                  FROM users u
@@ -88,14 +84,56 @@ async def enforce_ratio(ctx: JobContext) -> JobResult:
                  JOIN user_statistics s ON s.user_id = u.id
                 WHERE u.group_id = $1 AND NOT u.is_banned
                   AND (s.ratio IS NULL OR s.ratio >= $2 OR s.downloaded < $3)
+                  AND (SELECT a.action FROM (
+                           SELECT action, created_at FROM audit_logs
+                            WHERE target_type = 'user' AND target_id = u.id::text
+                              AND action = ANY($4::text[])
+                           UNION ALL
+                           SELECT action, created_at FROM audit_logs_archive
+                            WHERE target_type = 'user' AND target_id = u.id::text
+                              AND action = ANY($4::text[])) a
+                        ORDER BY a.created_at DESC LIMIT 1) = $5
                 FOR UPDATE OF u SKIP LOCKED""",
             leech,
             member_min,
             grace,
+            [GROUP_CHANGE, DEMOTION, RESTORED],
+            DEMOTION,
         )
         for row in recovered:
-            await _move(ctx, conn, row, member, "member", "ratio_restored", "ratio_restored")
+            await _move(ctx, conn, row, member, "member", RESTORED, "ratio_restored")
             restored += 1
+        below = await conn.fetch(
+            """SELECT u.id, u.group_id, g.slug, g.min_ratio, s.ratio, s.downloaded
+                 FROM users u
+                 JOIN user_groups g ON g.id = u.group_id
+                 JOIN user_statistics s ON s.user_id = u.id
+                WHERE g.min_ratio > 0 AND NOT g.is_staff AND u.group_id NOT IN ($1, $2)
+                  AND NOT u.is_banned AND s.downloaded >= $3 AND s.ratio < g.min_ratio
+                FOR UPDATE OF u SKIP LOCKED""",
+            leech,
+            member,
+            grace,
+        )
+        below = list(below) + list(await conn.fetch(
+            """SELECT u.id, u.group_id, g.slug, g.min_ratio, s.ratio, s.downloaded
+                 FROM users u
+                 JOIN user_groups g ON g.id = u.group_id
+                 JOIN user_statistics s ON s.user_id = u.id
+                WHERE u.group_id = $1 AND NOT u.is_banned
+                  AND s.downloaded >= $2 AND s.ratio < g.min_ratio
+                FOR UPDATE OF u SKIP LOCKED""",
+            member,
+            grace,
+        ))
+        for row in below:
+            # A higher class still above the Member minimum steps down to Member; below
+            # it, to Leech.
+            if row["group_id"] != member and row["ratio"] >= member_min:
+                await _move(ctx, conn, row, member, "member", DEMOTION, "ratio_demoted")
+            else:
+                await _move(ctx, conn, row, leech, "leech", DEMOTION, "ratio_demoted")
+            demoted += 1
     return {"demoted": demoted, "restored": restored}
 
 
