@@ -15,7 +15,8 @@ import redis.asyncio as aioredis
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
+# Handlers get the decoded JSON value (an object, or a list for batched channels).
+Handler = Callable[[Any], Awaitable[None]]
 
 
 class ChannelListener:
@@ -66,8 +67,6 @@ class ChannelListener:
             data = json.loads(message["data"])
         except (TypeError, ValueError):
             log.warning("ignoring malformed message on %s", name)
-            return
-        if not isinstance(data, dict):
             return
         try:
             await handler(data)

@@ -5,16 +5,16 @@ whatever was published while this process was not subscribed is gone. Durable ev
 still in the log, so after every re-subscription we tell the sockets held here to resume
 (`on_resubscribed`); they re-send their last sequences and the log fills the hole.
 
-The hook sits on redis-py's pubsub `on_connect` callback, which runs on every
-(re)connection of the subscribing connection whether redis-py reconnected by itself or
-the manager built a new pubsub after an error.
+The hook wraps the pubsub's `subscribe`, which runs on every (re)subscription whether
+redis-py reconnected by itself or the manager built a new pubsub after an error (a connect
+callback would miss the latter: redis-py registers it after the first connect).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import socketio
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 # Give the SUBSCRIBE a moment to be processed before clients re-ask for their streams.
 RESUBSCRIBE_SETTLE_SECONDS = 0.2
+MAX_RETRY_SECONDS = 2.0
 
 
 class HubRedisManager(socketio.AsyncRedisManager):
@@ -43,10 +44,39 @@ class HubRedisManager(socketio.AsyncRedisManager):
     def _redis_connect(self) -> None:
         super()._redis_connect()
         pubsub = self.pubsub
-        watch = _PubSubWatch(self, pubsub.on_connect)
-        # redis-py keeps connect callbacks as weak methods: the pubsub keeps `watch` alive.
-        pubsub.hub_watch = watch
-        pubsub.on_connect = watch.on_connect
+        subscribe = pubsub.subscribe
+
+        async def subscribe_and_tell(*args: Any, **kwargs: Any) -> Any:
+            result = await subscribe(*args, **kwargs)
+            self._pubsub_connected()
+            return result
+
+        # Both roads back go through here: the manager's own retry loop subscribes on a
+        # fresh pubsub, and redis-py's reconnect re-subscribes through `self.subscribe`.
+        pubsub.subscribe = subscribe_and_tell
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
+        # python-socketio's loop, with the wait between attempts capped at
+        # MAX_RETRY_SECONDS instead of 60: live events should flow again within seconds of
+        # Redis coming back, not a minute later.
+        retry_sleep = 0.2
+        subscribed = False
+        while True:
+            try:
+                if not subscribed:
+                    self._redis_connect()
+                    await self.pubsub.subscribe(self.channel)
+                    subscribed = True
+                    retry_sleep = 0.2
+                async for message in self.pubsub.listen():
+                    yield message
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("socket.io manager lost redis (%s); retry in %.1fs", exc, retry_sleep)
+                subscribed = False
+                await asyncio.sleep(retry_sleep)
+                retry_sleep = min(retry_sleep * 2, MAX_RETRY_SECONDS)
 
     def _pubsub_connected(self) -> None:
         if self._subscribed_before and self.on_resubscribed is not None:
@@ -77,12 +107,3 @@ class HubRedisManager(socketio.AsyncRedisManager):
             except Exception:  # closing a dead connection is not news
                 log.debug("closing manager redis", exc_info=True)
 
-
-class _PubSubWatch:
-    def __init__(self, manager: HubRedisManager, original: Callable[[Any], Awaitable[None]]):
-        self.manager = manager
-        self.original = original
-
-    async def on_connect(self, connection: Any) -> None:
-        await self.original(connection)
-        self.manager._pubsub_connected()

@@ -143,7 +143,9 @@ class HubServer(socketio.AsyncServer):
 
     # -- kicks -----------------------------------------------------------------------------
 
-    async def _on_kick(self, data: dict[str, Any]) -> None:
+    async def _on_kick(self, data: Any) -> None:
+        if not isinstance(data, dict):
+            return
         reason = str(data.get("reason") or "signed out")
         rooms = []
         if data.get("session_id"):

@@ -1,7 +1,8 @@
 """Live seeder/leecher counts: from the tracker's Redis channel to the sockets watching.
 
-The tracker publishes `{"torrent_id", "seeders", "leechers", "completed"}` on
-`hub:swarm-counts` (at most once a second per torrent) and keeps the latest value of each
+The tracker publishes `{"torrent_id", "seeders", "leechers", "completed"}` objects (one,
+or a list of them per flush) on `hub:swarm-counts`, at most once a second per torrent, and
+keeps the latest value of each
 torrent in the hash `hub:swarm`. A torrent's page hears its own torrent at once (room
 `torrent:<id>`); browse pages share one `browse` room that gets a batch at most once per
 `BATCH_SECONDS`, holding only the latest value per torrent.
@@ -44,12 +45,13 @@ class SwarmRelay:
         self._pending: dict[int, dict[str, int]] = {}
         self._flusher: asyncio.Task[None] | None = None
 
-    async def on_message(self, data: dict[str, Any]) -> None:
-        counts = normalise(data)
-        if counts is None:
-            return
-        await self.emit_local("counts", f"torrent:{counts['torrent_id']}", counts)
-        self._pending[counts["torrent_id"]] = counts
+    async def on_message(self, data: Any) -> None:
+        for item in data if isinstance(data, list) else [data]:
+            counts = normalise(item) if isinstance(item, dict) else None
+            if counts is None:
+                continue
+            await self.emit_local("counts", f"torrent:{counts['torrent_id']}", counts)
+            self._pending[counts["torrent_id"]] = counts
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_later())
 
