@@ -320,10 +320,18 @@ def token_scopes() -> list[str]:
     return sorted(scopes)
 
 
+SCOPE_HINTS = {
+    "read": "read",
+    "write": "change",
+}
+
+
 def _scope_label(scope: str) -> str:
+    """"account:read" -> "read account"; a bare scope ("chat") needs no gloss."""
     area, _, verb = scope.partition(":")
-    area = area.replace("_", " ")
-    return {"read": f"read {area}", "write": f"change {area}"}.get(verb, scope.replace(":", " "))
+    if verb in SCOPE_HINTS:
+        return f"{SCOPE_HINTS[verb]} {area.replace('_', ' ')}"
+    return ""
 
 
 async def render_settings(status: int = 200, **extra: Any) -> Any:

@@ -114,22 +114,14 @@ async def update_group(group_id: int) -> Any:
 @allow(Access.ADMIN)
 async def user_page(user_id: UUID) -> Any:
     hub = current_hub()
-    try:
-        account = await actions.account_summary(hub, user_id)
-    except AccountError:
+    user = await actions.user_for_staff(hub, user_id)
+    if user is None:
         return await render_error(404, "There is no such user.")
-    # The staff view of the profile carries what the summary lacks: ban state, last IP.
-    profile = await actions.profile_for(hub, viewer(), account["username"]) or {}
-    groups = await actions.list_groups(hub)
-    user = {
-        **account,
-        "is_banned": profile.get("is_banned", False),
-        "last_seen_at": profile.get("last_seen_at"),
-        "last_ip": profile.get("last_ip"),
-        "group_id": next((g["id"] for g in groups if g["slug"] == account["group"]), None),
-    }
     return await render_template(
-        "admin/user.html", user=user, has_2fa=account["two_factor"], groups=groups
+        "admin/user.html",
+        user=user,
+        has_2fa=user["has_2fa"],
+        groups=await actions.list_groups(hub),
     )
 
 

@@ -399,6 +399,7 @@ async def test_admin_finds_bans_and_unbans_a_member(hub, http):
     assert status == 302 and location == path
     status, body = await page(http, path)
     assert "banned" in body and "Unban" in body
+    assert "user.ban" in body and "ratio cheating" in body  # the audit trail is on the page
     await form_post(http, f"{path}/unban", {})
     async with hub.pool.acquire() as conn:
         actions_logged = await conn.fetch(
