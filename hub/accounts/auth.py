@@ -66,9 +66,10 @@ async def _resolve_session(
     hub: Hub, token: str, ip: str | None
 ) -> tuple[policy.Viewer | None, str | None]:
     async with hub.pool.acquire() as conn:
-        row = await queries.viewer_by_session_hash(conn, actions.token_hash(token))
+        hashed = actions.token_hash(token)
+        row = await queries.viewer_by_session_hash(conn, hashed)
         if row is None:
-            return None, None
+            return None, await queries.why_session_refused(conn, hashed)
         reason = _blocked_reason(row)
         if reason:
             return None, reason
@@ -92,6 +93,18 @@ async def _resolve_api_token(hub: Hub, token: str) -> tuple[policy.Viewer | None
         _viewer_from_row(row, token_id=row["token_id"], scopes=frozenset(row["scopes"])),
         None,
     )
+
+
+async def resolve_session_token(
+    hub: Hub, token: str, *, ip: str | None = None
+) -> tuple[policy.Viewer | None, str | None]:
+    """(viewer, None) for a live session token, else (None, why it was refused or None)."""
+    return await _resolve_session(hub, token, ip)
+
+
+async def resolve_api_token(hub: Hub, token: str) -> tuple[policy.Viewer | None, str | None]:
+    """(viewer, None) for a live API token (scopes in viewer.token_scopes), else (None, why)."""
+    return await _resolve_api_token(hub, token)
 
 
 async def session_is_active(hub: Hub, session_id: UUID) -> bool:

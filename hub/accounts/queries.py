@@ -186,6 +186,27 @@ async def viewer_by_session_hash(
     )
 
 
+async def why_session_refused(conn: asyncpg.Connection, token_hash: bytes) -> str | None:
+    """For a token that did not resolve: banned, revoked, expired, or None if unknown."""
+    row = await conn.fetchrow(
+        """SELECT s.revoked_at, s.expires_at <= now() AS expired, u.is_banned, u.is_disabled
+             FROM user_sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.token_hash = $1""",
+        token_hash,
+    )
+    if row is None:
+        return None
+    if row["is_banned"]:
+        return "this account is banned"
+    if row["is_disabled"]:
+        return "this account is disabled"
+    if row["revoked_at"] is not None:
+        return "this session was signed out; sign in again"
+    if row["expired"]:
+        return "this session has expired; sign in again"
+    return None
+
+
 async def viewer_by_api_token_hash(
     conn: asyncpg.Connection, token_hash: bytes
 ) -> asyncpg.Record | None:

@@ -72,7 +72,7 @@ async def test_revoked_session_stops_working_at_once(hub, http, server):
     async with http.get("/api/v1/me") as response:
         body = await response.json()
     assert response.status == 401
-    assert "revoked" in body["reason"]
+    assert "signed out" in body["reason"]
 
 
 async def test_revoke_all_other_sessions_keeps_this_one(hub, http, server):
@@ -148,6 +148,7 @@ async def test_banned_member_is_anonymous_and_told_why(hub, http, server):
             assert response.status == 200, await response.text()
     async with http.get("/api/v1/me") as response:
         assert response.status == 401
+        assert (await response.json())["reason"] == "this account is banned"
     async with http.post(
         "/api/v1/auth/login",
         json={"login": user.username, "password": user.password},
