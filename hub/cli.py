@@ -112,10 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         user_id = asyncio.run(_with_hub(_create))
         print(f"created {args.username} ({user_id})")
     elif args.command == "seed-demo":
-        from hub.tasks.demo import seed_demo
+        from hub.tasks.demo import MEMBERS, demo_password, seed_demo
 
         asyncio.run(_with_hub(seed_demo))
-        print("demo data ready")
+        names = ", ".join(m.username for m in MEMBERS)
+        print(f"demo data ready: log in as {names} with the password {demo_password()!r}")
     return 0
 
 
