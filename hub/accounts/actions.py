@@ -877,6 +877,9 @@ async def set_user_group(
             {"username": target["username"], "from": target["group_slug"], "to": group_slug},
             ip,
         )
+        if not any(group[f"can_{r}"] for r in ("chat", "download", "post_forums")):
+            # A group with no rights at all (Banned): open sockets must not linger.
+            kick.user_blocked(hub.redis, user_id, f"moved to {group['name']}")
         invalidate.user_changed(hub.redis, user_id)
 
 
