@@ -32,7 +32,7 @@ LOGIN_PER_ACCOUNT = Limit(
 )
 TWO_FACTOR = Limit("2fa", 5, 15 * 60, "Too many wrong two-factor codes. Try again later.")
 REGISTRATION_PER_IP = Limit(
-    "register_ip", 20, 60 * 60, "Too many accounts created from this address. Try again later."
+    "register_ip", 30, 60 * 60, "Too many accounts created from this address. Try again later."
 )
 PASSWORD_RESET_PER_IP = Limit(
     "reset_ip", 10, 60 * 60, "Too many password reset requests from this address."
