@@ -48,6 +48,7 @@ FIELD_LABELS = {
     "scopes": "Scopes",
     "paranoia": "Paranoia level",
     "current_password": "Current password",
+    "token": "Reset link",
 }
 
 PARANOIA_LEVELS = (
@@ -285,6 +286,62 @@ async def logout() -> Any:
     return response
 
 
+# ------------------------------------------------------------------ password reset
+
+
+@bp.get("/forgot-password")
+@allow(Access.PUBLIC)
+async def forgot_password_page() -> Any:
+    return await render_template("accounts/forgot_password.html", form={}, errors={}, sent=False)
+
+
+@bp.post("/forgot-password")
+@allow(Access.PUBLIC)
+async def forgot_password() -> Any:
+    hub = current_hub()
+    form = {"email": (await request.form).get("email", "")}
+    try:
+        await actions.request_password_reset(hub, email=form["email"], ip=auth.client_ip(hub))
+    except AccountError as exc:
+        page = await render_template(
+            "accounts/forgot_password.html",
+            form=form,
+            errors=errors_for(exc, ("email",)),
+            sent=False,
+        )
+        return page, page_status(exc)
+    # The same answer whether or not the address has an account.
+    return await render_template("accounts/forgot_password.html", form=form, errors={}, sent=True)
+
+
+@bp.get("/reset-password")
+@allow(Access.PUBLIC)
+async def reset_password_page() -> Any:
+    token = request.args.get("token", "")
+    return await render_template("accounts/reset_password.html", token=token, errors={})
+
+
+@bp.post("/reset-password")
+@allow(Access.PUBLIC)
+async def reset_password() -> Any:
+    raw = await request.form
+    token = raw.get("token", "")
+    password = raw.get("password", "")
+    if password != raw.get("password_confirm", ""):
+        errors = {"password_confirm": "The two passwords are not the same."}
+        page = await render_template("accounts/reset_password.html", token=token, errors=errors)
+        return page, 400
+    try:
+        await actions.confirm_password_reset(current_hub(), token=token, new_password=password)
+    except AccountError as exc:
+        errors = errors_for(exc, ("password",))
+        page = await render_template("accounts/reset_password.html", token=token, errors=errors)
+        return page, page_status(exc)
+    await flash("Your password is changed and every session is logged out. Log in again.",
+                "success")
+    return redirect(url_for("accounts.login_page"))
+
+
 # ------------------------------------------------------------------ profile
 
 
@@ -361,6 +418,7 @@ async def render_settings(status: int = 200, **extra: Any) -> Any:
         "can_invite": can_invite,
         "invites": await actions.list_invites(hub, user_id) if can_invite else [],
         "errors_2fa": {},
+        "errors_password": {},
         "errors_token": {},
         "errors_invite": {},
         "token_form": {},
@@ -401,6 +459,29 @@ async def revoke_other_sessions() -> Any:
     noun = "session" if count == 1 else "sessions"
     await flash(f"Logged out {count} other {noun}.", "success")
     return _back("sessions")
+
+
+@bp.post("/settings/password")
+@allow(Access.MEMBER)
+async def change_password() -> Any:
+    raw = await request.form
+    password = raw.get("password", "")
+    if password != raw.get("password_confirm", ""):
+        errors = {"password_confirm": "The two passwords are not the same."}
+        return await render_settings(400, errors_password=errors)
+    try:
+        await actions.change_password(
+            current_hub(),
+            _me(),
+            current_password=raw.get("current_password", ""),
+            new_password=password,
+            keep_session=viewer().session_id,
+        )
+    except AccountError as exc:
+        errors = errors_for(exc, ("current_password", "password"))
+        return await render_settings(page_status(exc), errors_password=errors)
+    await flash("Password changed. Your other sessions are logged out.", "success")
+    return _back("password")
 
 
 @bp.post("/settings/passkey/rotate")

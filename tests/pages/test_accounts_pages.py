@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -10,7 +11,7 @@ from typing import Any
 import aiohttp
 import pyotp
 
-from hub.accounts import actions
+from hub.accounts import actions, mailer
 from tests.factories import TestUser, cookie, csrf, make_admin, make_user
 
 DEFAULT_HEADERS = {"Accept": "text/html"}
@@ -196,6 +197,36 @@ async def test_logout_ends_the_session(hub, http):
         assert response.status == 302
 
 
+async def test_forgotten_password_is_reset_through_the_mailed_link(hub, http):
+    user = await make_user(hub)
+    status, _, body = await form_post(http, "/forgot-password", {"email": user.email})
+    assert status == 200 and "a link to choose a new" in body
+    outbox = [json.loads(m) for m in await hub.redis.lrange(mailer.OUTBOX, 0, 50)]
+    link = next(m["link"] for m in outbox if m["to"] == user.email)
+    path = link[link.index("/reset-password"):]
+    status, body = await page(http, path)
+    assert status == 200 and 'name="token"' in body
+    token = path.split("token=", 1)[1]
+    new = "a brand new password"
+    status, location, _ = await form_post(
+        http, "/reset-password", {"token": token, "password": new, "password_confirm": new}
+    )
+    assert status == 302 and location.startswith("/login")
+    status, _, body = await form_post(
+        http, "/reset-password", {"token": token, "password": new, "password_confirm": new}
+    )
+    assert status == 400 and "This reset link is invalid, used or expired." in body
+    user.password = new
+    await form_login(http, user)
+
+
+async def test_unknown_address_gets_the_same_answer_as_a_known_one(hub, http):
+    status, _, body = await form_post(
+        http, "/forgot-password", {"email": f"{new_name()}@example.test"}
+    )
+    assert status == 200 and "a link to choose a new" in body
+
+
 # ------------------------------------------------------------------ settings
 
 
@@ -221,6 +252,30 @@ async def test_settings_lists_sessions_and_revokes_another_device(hub, http, ser
             assert response.status == 302  # the phone is logged out at once
     status, _ = await page(http, "/settings")
     assert status == 200
+
+
+async def test_changing_the_password_needs_the_current_one(hub, http):
+    user = await make_user(hub)
+    await form_login(http, user)
+    new = "another good password"
+    status, _, body = await form_post(
+        http,
+        "/settings/password",
+        {"current_password": "not it", "password": new, "password_confirm": new},
+    )
+    assert status == 400 and "Current password is wrong." in body
+    status, location, _ = await form_post(
+        http,
+        "/settings/password",
+        {"current_password": user.password, "password": new, "password_confirm": new},
+    )
+    assert status == 302 and location.endswith("#password")
+    status, _ = await page(http, "/settings")
+    assert status == 200  # this session stays
+    result = await actions.login(
+        hub, login=user.username, password=new, ip=None, user_agent="test"
+    )
+    assert result.session_id is not None
 
 
 async def test_rotating_the_passkey_shows_the_new_one_and_is_audited(hub, http):
