@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from quart import Blueprint, Response, g, jsonify, request
-from quart_schema import validate_request
+from quart_schema import document_response, validate_request
 
 from hub.accounts import actions, auth
 from hub.accounts.errors import AccountError, RateLimited
@@ -102,6 +102,103 @@ async def explain_refused_credentials(response: Response) -> Response:
     return response
 
 
+# ------------------------------------------------------------ answer shapes (for /openapi.json)
+
+
+@dataclass
+class ErrorAnswer:
+    error: str
+    field: str | None = None
+    reason: str | None = None
+    retry_after: int | None = None
+
+
+@dataclass
+class LoginAnswer:
+    status: str = field(metadata={"description": '"ok" or "2fa_required"'})
+    user_id: str | None = None
+    session_id: str | None = None
+    session_token: str | None = None
+    pending_token: str | None = None
+    expires_in: int | None = None
+
+
+@dataclass
+class MeAnswer:
+    id: str
+    username: str
+    email: str
+    group: str
+    group_name: str
+    passkey: str
+    announce_url: str
+    two_factor: bool
+    backup_codes_left: int
+    rights: list[str]
+    session_id: str | None
+    uploaded: int
+    downloaded: int
+    ratio: float | None
+    created_at: str
+    passkey_changed_at: str | None = None
+    invited_by: str | None = None
+
+
+@dataclass
+class SessionAnswer:
+    id: str
+    device_fingerprint: str | None
+    user_agent: str | None
+    ip: str | None
+    created_at: str
+    last_seen_at: str
+    expires_at: str
+    current: bool
+
+
+@dataclass
+class SessionsAnswer:
+    sessions: list[SessionAnswer]
+
+
+@dataclass
+class PrivacyAnswer:
+    paranoia: int
+    hide_stats: bool
+    hide_uploads: bool
+    hide_snatches: bool
+    hide_activity: bool
+    hide_online: bool
+    hide_profile: bool
+    notification_prefs: dict[str, bool]
+
+
+@dataclass
+class PasskeyAnswer:
+    passkey: str
+    announce_url: str
+
+
+@dataclass
+class EnrolAnswer:
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+
+@dataclass
+class BackupCodesAnswer:
+    enabled: bool
+    backup_codes: list[str]
+
+
+@dataclass
+class TokenCreatedAnswer:
+    id: str
+    token: str
+    scopes: list[str]
+
+
 # ------------------------------------------------------------------ auth
 
 
@@ -122,6 +219,9 @@ class RegisterBody:
 
 @bp.post("/auth/register")
 @allow(Access.PUBLIC)
+@document_response(LoginAnswer, 201)
+@document_response(ErrorAnswer, 400)
+@document_response(ErrorAnswer, 429)
 @validate_request(RegisterBody)
 async def register(data: RegisterBody) -> Any:
     """Create an account (open or invite-only registration) and sign it in."""
@@ -167,6 +267,10 @@ def _session_answer(result: actions.LoginResult, issue_token: bool) -> Any:
 
 @bp.post("/auth/login")
 @allow(Access.PUBLIC)
+@document_response(LoginAnswer, 200)
+@document_response(ErrorAnswer, 400)
+@document_response(ErrorAnswer, 401)
+@document_response(ErrorAnswer, 429)
 @validate_request(LoginBody)
 async def login(data: LoginBody) -> Any:
     """Password step. With 2FA on, answers {"status": "2fa_required", "pending_token"}."""
@@ -194,6 +298,10 @@ class SecondFactorBody:
 
 @bp.post("/auth/login/2fa")
 @allow(Access.PUBLIC)
+@document_response(LoginAnswer, 200)
+@document_response(ErrorAnswer, 400)
+@document_response(ErrorAnswer, 401)
+@document_response(ErrorAnswer, 429)
 @validate_request(SecondFactorBody)
 async def login_2fa(data: SecondFactorBody) -> Any:
     hub = web.current_hub()
@@ -250,6 +358,8 @@ async def password_reset_confirm(data: ResetConfirmBody) -> Any:
 
 @bp.get("/me")
 @allow(Access.MEMBER, token_scope=READ_ACCOUNT)
+@document_response(MeAnswer, 200)
+@document_response(ErrorAnswer, 401)
 async def me() -> Any:
     who = _me()
     summary = await actions.account_summary(web.current_hub(), who.user_id)
@@ -282,6 +392,7 @@ async def change_password(data: PasswordChangeBody) -> Any:
 
 @bp.get("/me/sessions")
 @allow(Access.MEMBER, token_scope=READ_ACCOUNT)
+@document_response(SessionsAnswer, 200)
 async def sessions() -> Any:
     who = _me()
     rows = await actions.list_sessions(web.current_hub(), who.user_id)
@@ -307,6 +418,7 @@ async def revoke_other_sessions() -> Any:
 
 @bp.get("/me/privacy")
 @allow(Access.MEMBER, token_scope=READ_ACCOUNT)
+@document_response(PrivacyAnswer, 200)
 async def privacy() -> Any:
     return ok(await actions.get_privacy(web.current_hub(), _me().user_id))
 
@@ -325,6 +437,8 @@ class PrivacyBody:
 
 @bp.put("/me/privacy")
 @allow(Access.MEMBER, token_scope=WRITE_ACCOUNT)
+@document_response(PrivacyAnswer, 200)
+@document_response(ErrorAnswer, 400)
 @validate_request(PrivacyBody)
 async def update_privacy(data: PrivacyBody) -> Any:
     changes = {k: v for k, v in vars(data).items() if v is not None}
@@ -333,6 +447,7 @@ async def update_privacy(data: PrivacyBody) -> Any:
 
 @bp.post("/me/passkey")
 @allow(Access.MEMBER)
+@document_response(PasskeyAnswer, 200)
 async def rotate_passkey() -> Any:
     hub = web.current_hub()
     passkey = await actions.rotate_passkey(hub, _me().user_id, ip=auth.client_ip(hub))
@@ -354,6 +469,7 @@ async def two_factor_status() -> Any:
 
 @bp.post("/me/2fa/enrol")
 @allow(Access.MEMBER)
+@document_response(EnrolAnswer, 200)
 async def two_factor_enrol() -> Any:
     """A new secret with its otpauth:// URI and a QR code (SVG); confirm with a code."""
     enrolment = await actions.begin_totp(web.current_hub(), _me().user_id)
@@ -373,6 +489,8 @@ class CodeBody:
 
 @bp.post("/me/2fa/confirm")
 @allow(Access.MEMBER)
+@document_response(BackupCodesAnswer, 200)
+@document_response(ErrorAnswer, 400)
 @validate_request(CodeBody)
 async def two_factor_confirm(data: CodeBody) -> Any:
     """Turns 2FA on; the ten backup codes are in this answer and never again."""
@@ -411,6 +529,8 @@ class TokenBody:
 
 @bp.post("/me/tokens")
 @allow(Access.MEMBER)
+@document_response(TokenCreatedAnswer, 201)
+@document_response(ErrorAnswer, 400)
 @validate_request(TokenBody)
 async def create_token(data: TokenBody) -> Any:
     """The token value is in this answer only; send it as `Authorization: Bearer <token>`."""
