@@ -214,26 +214,31 @@ async def login(
     login = login.strip()
     ip_subject = ip or "unknown"
     await ratelimit.check(hub.redis, ratelimit.LOGIN_PER_IP, ip_subject)
-    await ratelimit.check(hub.redis, ratelimit.LOGIN_PER_ACCOUNT, login)
     async with hub.pool.acquire() as conn:
         user = await queries.user_by_login(conn, login)
-        ok = await passwords.verify_password_async(
-            user["password_hash"] if user else _DUMMY_HASH, password
-        )
-        if user is None or not ok:
-            await ratelimit.hit(hub.redis, ratelimit.LOGIN_PER_IP, ip_subject)
-            await ratelimit.hit(hub.redis, ratelimit.LOGIN_PER_ACCOUNT, login)
-            raise AccountError("wrong username or password", field="password", status=401)
-        if user["is_banned"] or user["group_slug"] == "banned":
-            raise Forbidden("this account is banned", field="login")
-        if user["is_disabled"]:
-            raise Forbidden("this account is disabled", field="login")
-        if passwords.needs_rehash(user["password_hash"]):
-            await queries.set_password_hash(
-                conn, user["id"], await passwords.hash_password_async(password)
-            )
+    # Count per account by id, so alternating username and email buys no extra guesses;
+    # unknown names are counted by what was typed.
+    account_subject = str(user["id"]) if user else login
+    await ratelimit.check(hub.redis, ratelimit.LOGIN_PER_ACCOUNT, account_subject)
+    # The hash is checked with no pool connection held: it takes tens of milliseconds.
+    ok = await passwords.verify_password_async(
+        user["password_hash"] if user else _DUMMY_HASH, password
+    )
+    if user is None or not ok:
+        await ratelimit.hit(hub.redis, ratelimit.LOGIN_PER_IP, ip_subject)
+        await ratelimit.hit(hub.redis, ratelimit.LOGIN_PER_ACCOUNT, account_subject)
+        raise AccountError("wrong username or password", field="password", status=401)
+    if user["is_banned"] or user["group_slug"] == "banned":
+        raise Forbidden("this account is banned", field="login")
+    if user["is_disabled"]:
+        raise Forbidden("this account is disabled", field="login")
+    if passwords.needs_rehash(user["password_hash"]):
+        new_hash = await passwords.hash_password_async(password)
+        async with hub.pool.acquire() as conn:
+            await queries.set_password_hash(conn, user["id"], new_hash)
+    async with hub.pool.acquire() as conn:
         two_factor = await queries.get_2fa(conn, user["id"])
-    await ratelimit.clear(hub.redis, ratelimit.LOGIN_PER_ACCOUNT, login)
+    await ratelimit.clear(hub.redis, ratelimit.LOGIN_PER_ACCOUNT, account_subject)
     if two_factor is not None and two_factor["confirmed_at"] is not None:
         pending = secrets.token_urlsafe(32)
         await hub.redis.set(
@@ -391,8 +396,7 @@ async def confirm_password_reset(hub: Hub, *, token: str, new_password: str) -> 
         )
         for sid in await queries.revoke_sessions_except(conn, user["id"], None):
             kick.session_revoked(hub.redis, sid)
-    await ratelimit.clear(hub.redis, ratelimit.LOGIN_PER_ACCOUNT, user["username"])
-    await ratelimit.clear(hub.redis, ratelimit.LOGIN_PER_ACCOUNT, user["email"])
+    await ratelimit.clear(hub.redis, ratelimit.LOGIN_PER_ACCOUNT, str(user["id"]))
     return user["id"]
 
 
