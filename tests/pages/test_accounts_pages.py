@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -12,6 +13,7 @@ import aiohttp
 import pyotp
 
 from hub.accounts import actions, mailer
+from hub.accounts.auth import viewer_for_session_token
 from tests.factories import TestUser, cookie, csrf, make_admin, make_user
 
 DEFAULT_HEADERS = {"Accept": "text/html"}
@@ -89,6 +91,33 @@ async def test_failed_registration_keeps_the_input_and_names_the_field(hub, http
     assert "Username is already taken." in body
     assert 'value="someone-new@example.test"' in body
     assert "a long enough password" not in body  # passwords are never echoed
+
+
+async def test_invite_only_registration_asks_for_a_code_and_records_the_inviter(hub, http):
+    inviter = await make_user(hub, "power_user")
+    _sid, token = await actions.start_session(hub, inviter.id, ip=None, user_agent="test")
+    who = await viewer_for_session_token(hub, token)
+    _invite_id, code = await actions.create_invite(hub, who)
+    name = new_name()
+    fields = {
+        "username": name,
+        "email": f"{name}@example.test",
+        "password": "a long enough password",
+        "password_confirm": "a long enough password",
+    }
+    open_settings = hub.settings
+    hub.settings = dataclasses.replace(open_settings, registration="invite")
+    try:
+        status, body = await page(http, f"/register?invite={code}")
+        assert status == 200 and f'value="{code}"' in body and "by invitation" in body
+        status, _, body = await form_post(http, "/register", fields)
+        assert status == 400 and "An invite code is required to register." in body
+        status, location, _ = await form_post(http, "/register", {**fields, "invite_code": code})
+        assert status == 302, location
+    finally:
+        hub.settings = open_settings
+    tree = await actions.invite_tree(hub, inviter.id)
+    assert [m["username"] for m in tree] == [name]
 
 
 async def test_registration_refuses_two_different_passwords(hub, http):
@@ -276,6 +305,21 @@ async def test_changing_the_password_needs_the_current_one(hub, http):
         hub, login=user.username, password=new, ip=None, user_agent="test"
     )
     assert result.session_id is not None
+
+
+async def test_log_out_all_other_sessions_keeps_only_this_one(hub, http):
+    user = await make_user(hub)
+    await form_login(http, user)
+    for _ in range(2):
+        await actions.start_session(hub, user.id, ip="192.0.2.7", user_agent="Transmission/4.0")
+    status, body = await page(http, "/settings")
+    assert "192.0.2.7" in body and "Log out all other sessions" in body
+    status, _location, _ = await form_post(http, "/settings/sessions/revoke-others", {})
+    assert status == 302
+    sessions = await actions.list_sessions(hub, user.id)
+    assert len(sessions) == 1
+    status, body = await page(http, "/settings")
+    assert status == 200 and "Logged out 2 other sessions." in body
 
 
 async def test_rotating_the_passkey_shows_the_new_one_and_is_audited(hub, http):
