@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import socketio
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,67 @@ class HubRedisManager(socketio.AsyncRedisManager):
                 subscribed = False
                 await asyncio.sleep(retry_sleep)
                 retry_sleep = min(retry_sleep * 2, MAX_RETRY_SECONDS)
+
+    async def _handle_emit(self, message: dict[str, Any]) -> None:
+        """Deliver an emit to this process's sockets in the room.
+
+        python-socketio starts one asyncio task per recipient to queue the same encoded
+        packet; for rooms of hundreds that task churn is most of the cost of a fan-out.
+        Here the packet is encoded once and put on each socket's send queue directly, which
+        is what that task would do (engineio's writer task sends it). Emits with ack
+        callbacks or binary data keep the library's path.
+        """
+        if message.get("callback") is not None or message.get("binary"):
+            await super()._handle_emit(message)
+            return
+        await self._fan_out(
+            message["event"],
+            message["data"],
+            message.get("namespace") or "/",
+            message.get("room"),
+            message.get("skip_sid"),
+        )
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        # Local-only emits (replays, relays) take the same single-encode path.
+        if kwargs.get("ignore_queue") and callback is None:
+            args = list(data) if isinstance(data, tuple) else [data]
+            if not sio_packet.Packet.data_is_binary(args):
+                await self._fan_out(event, args, namespace or "/", to or room, skip_sid)
+                return
+        await super().emit(
+            event, data, namespace=namespace, room=room, skip_sid=skip_sid,
+            callback=callback, to=to, **kwargs,
+        )
+
+    async def _fan_out(
+        self, event: str, args: list[Any], namespace: str, room: Any, skip: Any
+    ) -> None:
+        if namespace not in self.rooms:
+            return
+        skip_sids = skip if isinstance(skip, list) else [skip]
+        encoded = self.server.packet_class(
+            sio_packet.EVENT, namespace=namespace, data=[event, *args]
+        ).encode()
+        eio_pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+        sockets = self.server.eio.sockets
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid in skip_sids:
+                continue
+            sock = sockets.get(eio_sid)
+            if sock is None or sock.closed:
+                continue
+            sock.queue.put_nowait(eio_pkt)
 
     def _pubsub_connected(self) -> None:
         if self._subscribed_before and self.on_resubscribed is not None:

@@ -1,0 +1,408 @@
+"""Live hub benchmark: one web process, 1,000 then 5,000 websockets, fan-out to rooms.
+
+    python -m bench.realtime                 # the whole run, under 3 minutes
+    python -m bench.realtime --quick         # 200 and 500 connections, for a smoke test
+
+What it does:
+- starts Postgres and Valkey (embedded, under a temporary folder; or HUB_DATABASE_URL /
+  HUB_REDIS_URL if set) and ONE web process (`python -m hub serve`, web role only);
+- opens websocket connections with a light client: aiohttp websockets speaking the
+  Engine.IO v4 / Socket.IO v5 text protocol directly (an AsyncClient per connection would
+  cost the load generator more than the server), authenticates with a session token,
+  subscribes through the real `subscribe` handler;
+- emits `event` envelopes to a room of 100 and a room of 1,000 members from this process
+  through a write-only Redis manager, the way any non-web process announces events, so
+  each message crosses Redis and the server's manager before it fans out;
+- measures deliveries per second, emit-to-receipt latency (p50, p99), lost and duplicated
+  deliveries (every member must get every sequence exactly once), and the web process's
+  RSS per connection.
+
+Load generator and server share this machine's cores: the figures are a floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+import psutil
+import socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def raise_nofile() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Conn:
+    """One websocket speaking Socket.IO by hand."""
+
+    index: int
+    ws: aiohttp.ClientWebSocketResponse
+    acks: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
+    next_ack: int = 0
+    reader: asyncio.Task[None] | None = None
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        # (connection, stream) -> seqs received
+        self.seen: dict[tuple[int, str], list[int]] = {}
+        self.last_receipt = 0.0
+        self.count = 0
+
+    def reset(self) -> None:
+        self.latencies = []
+        self.seen = {}
+        self.last_receipt = 0.0
+        self.count = 0
+
+    def event(self, conn: int, data: dict[str, Any], now: float) -> None:
+        self.count += 1
+        self.last_receipt = now
+        sent = data.get("payload", {}).get("t")
+        if sent is not None:
+            self.latencies.append(now - sent)
+        self.seen.setdefault((conn, data["stream"]), []).append(data["seq"])
+
+
+async def open_conn(
+    session: aiohttp.ClientSession, url: str, token: str, index: int, rec: Recorder
+) -> Conn:
+    ws = await session.ws_connect(
+        f"{url}/socket.io/?EIO=4&transport=websocket", autoping=False, max_msg_size=0
+    )
+    opened = await ws.receive_str()
+    if not opened.startswith("0"):
+        raise RuntimeError(f"unexpected engine.io open: {opened[:80]}")
+    await ws.send_str("40" + json.dumps({"token": token}))
+    while True:
+        msg = await ws.receive_str()
+        if msg == "2":
+            await ws.send_str("3")
+            continue
+        if msg.startswith("40"):
+            break
+        raise RuntimeError(f"connect refused: {msg[:200]}")
+    conn = Conn(index, ws)
+    conn.reader = asyncio.create_task(_read(conn, rec))
+    return conn
+
+
+async def _read(conn: Conn, rec: Recorder) -> None:
+    ws = conn.ws
+    async for msg in ws:
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            break
+        data = msg.data
+        if data == "2":
+            await ws.send_str("3")
+        elif data.startswith("42"):
+            now = time.time()
+            name, *args = json.loads(data[2:])
+            if name == "event":
+                rec.event(conn.index, args[0], now)
+        elif data.startswith("43"):
+            body = data[2:]
+            split = body.index("[")
+            future = conn.acks.pop(int(body[:split]), None)
+            if future is not None and not future.done():
+                future.set_result(json.loads(body[split:]))
+
+
+async def call(conn: Conn, event: str, data: Any, wait: float = 30) -> Any:
+    ack_id = conn.next_ack
+    conn.next_ack += 1
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    conn.acks[ack_id] = future
+    await conn.ws.send_str(f"42{ack_id}" + json.dumps([event, data]))
+    return (await asyncio.wait_for(future, wait))[0]
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+async def fan_out(
+    emitter: Any,
+    rec: Recorder,
+    stream: str,
+    members: int,
+    messages: int,
+    rate: float | None,
+    first_seq: int,
+) -> dict[str, Any]:
+    """Send `messages` events to `stream` (paced at `rate` per second, or as fast as
+    possible) and wait for every member to have them all."""
+    rec.reset()
+    expected = members * messages
+    start = time.time()
+    for i in range(messages):
+        if rate:
+            delay = start + i / rate - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await emitter.emit(
+            "event",
+            {
+                "stream": stream,
+                "seq": first_seq + i,
+                "kind": "bench.tick",
+                "payload": {"t": time.time()},
+            },
+            room=stream,
+        )
+    deadline = time.time() + 30
+    while rec.count < expected and time.time() < deadline:  # noqa: ASYNC110 (polling a counter)
+        await asyncio.sleep(0.02)
+    elapsed = max(rec.last_receipt - start, 1e-6)
+    want = list(range(first_seq, first_seq + messages))
+    lost = duplicated = 0
+    for (_conn, s), seqs in rec.seen.items():
+        if s != stream:
+            continue
+        duplicated += len(seqs) - len(set(seqs))
+        lost += len(set(want) - set(seqs))
+    lost += (members - sum(1 for (_c, s) in rec.seen if s == stream)) * messages
+    return {
+        "room": members,
+        "messages": messages,
+        "offered": f"{rate * members:,.0f}/s" if rate else "burst",
+        "deliveries": rec.count,
+        "deliveries_per_s": rec.count / elapsed,
+        "p50_ms": percentile(rec.latencies, 50) * 1000,
+        "p99_ms": percentile(rec.latencies, 99) * 1000,
+        "lost": lost,
+        "duplicated": duplicated,
+    }
+
+
+async def make_session_token(database_url: str) -> str:
+    from hub import db
+    from hub.accounts import actions
+
+    pool = await db.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        name = f"bench_{uuid.uuid4().hex[:10]}"
+        async with db.transaction(pool) as conn:
+            user_id = await actions.create_user(
+                conn,
+                username=name,
+                email=f"{name}@example.test",
+                password=uuid.uuid4().hex,
+                group_slug="member",
+            )
+        _sid, token = await actions.start_session(
+            SimpleNamespace(pool=pool), user_id, ip=None, user_agent="bench"
+        )
+        return token
+    finally:
+        await pool.close()
+
+
+def start_backends(var: Path) -> tuple[str, str, Any]:
+    from hub.embedded import EmbeddedServices
+
+    database_url = os.environ.get("HUB_DATABASE_URL")
+    redis_url = os.environ.get("HUB_REDIS_URL")
+    embedded = EmbeddedServices(var)
+    if not database_url:
+        database_url = embedded.start_postgres("hub_bench")
+    if not redis_url:
+        redis_url = embedded.start_valkey()
+    return database_url, redis_url, embedded
+
+
+async def start_web(
+    var: Path, database_url: str, redis_url: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = dict(
+        os.environ,
+        HUB_DATABASE_URL=database_url,
+        HUB_REDIS_URL=redis_url,
+        HUB_VAR_DIR=str(var / "web"),
+        HUB_SECRET_KEY="bench-" + uuid.uuid4().hex,
+        HUB_BASE_URL=f"http://127.0.0.1:{port}",
+    )
+    log = open(var / "web.log", "ab")  # noqa: SIM115, ASYNC230 (the child writes it)
+    proc = subprocess.Popen(  # noqa: ASYNC220 (started once)
+        [sys.executable, "-m", "hub", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    for _ in range(1200):
+        if proc.poll() is not None:
+            raise RuntimeError(f"web process exited; see {var / 'web.log'}")
+        try:
+            _r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.close()
+            return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError("web process did not start")
+
+
+async def connect_many(
+    session: aiohttp.ClientSession, url: str, token: str, start: int, stop: int, rec: Recorder
+) -> list[Conn]:
+    gate = asyncio.Semaphore(100)
+
+    async def one(i: int) -> Conn:
+        async with gate:
+            return await open_conn(session, url, token, i, rec)
+
+    return list(await asyncio.gather(*(one(i) for i in range(start, stop))))
+
+
+async def subscribe_all(conns: list[Conn], stream: str) -> None:
+    gate = asyncio.Semaphore(200)
+
+    async def one(conn: Conn) -> None:
+        async with gate:
+            ack = await call(conn, "subscribe", {"streams": {stream: None}})
+            if not ack.get("ok") or not ack["streams"][stream]["ok"]:
+                raise RuntimeError(f"subscribe refused: {ack}")
+
+    await asyncio.gather(*(one(c) for c in conns))
+
+
+def rss(pid: int) -> int:
+    return int(psutil.Process(pid).memory_info().rss)
+
+
+def print_rows(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"  {'room':>5} {'msgs':>5} {'offered':>10} {'deliveries':>10} {'deliv/s':>9}"
+        f" {'p50 ms':>7} {'p99 ms':>7} {'lost':>5} {'dup':>4}"
+    )
+    for r in rows:
+        print(
+            f"  {r['room']:>5} {r['messages']:>5} {r['offered']:>10} {r['deliveries']:>10,}"
+            f" {r['deliveries_per_s']:>9,.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f}"
+            f" {r['lost']:>5} {r['duplicated']:>4}",
+            flush=True,
+        )
+
+
+async def run(levels: list[int], quick: bool) -> None:
+    began = time.time()
+    limit = raise_nofile()
+    print(f"open files limit: {limit}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="hub-bench-rt-") as tmp:
+        var = Path(tmp)
+        database_url, redis_url, embedded = await asyncio.to_thread(start_backends, var)
+        proc, url = await start_web(var, database_url, redis_url)
+        emitter = socketio.AsyncRedisManager(redis_url, write_only=True)
+        rec = Recorder()
+        conns: list[Conn] = []
+        connector = aiohttp.TCPConnector(limit=0)
+        try:
+            token = await make_session_token(database_url)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                warm = await open_conn(session, url, token, -1, rec)
+                await call(warm, "subscribe", {"streams": {"site": None}})
+                await asyncio.sleep(0.5)
+                base_rss = rss(proc.pid)
+                print(f"web process pid {proc.pid}, RSS with one socket {base_rss / 2**20:.1f} MiB")
+                seq = 1
+                small, large = ("torrent:900000100", "torrent:900001000")
+                for level in levels:
+                    t0 = time.time()
+                    conns += await connect_many(session, url, token, len(conns), level, rec)
+                    took = time.time() - t0
+                    await subscribe_all([c for c in conns if c.index < 100 and c.index >= 0], small)
+                    await subscribe_all(
+                        [c for c in conns[: min(1000, level)] if c.index >= 0], large
+                    )
+                    await asyncio.sleep(2.0)
+                    now_rss = rss(proc.pid)
+                    per_conn = (now_rss - base_rss) / level
+                    print(
+                        f"\n{level:,} connections open (+{took:.1f}s to connect);"
+                        f" server RSS {now_rss / 2**20:.1f} MiB,"
+                        f" {per_conn / 1024:.1f} KiB per connection",
+                        flush=True,
+                    )
+                    large_members = min(1000, level)
+                    msgs_small, msgs_large = (50, 10) if quick else (200, 30)
+                    # Warm-up, not reported: first emits pay for imports and allocations.
+                    await fan_out(emitter, rec, large, large_members, 3, None, seq)
+                    seq += 3
+                    rows = []
+                    for stream, members, messages, rate in (
+                        (small, 100, msgs_small, 100.0),
+                        (large, large_members, msgs_large, 10.0),
+                        (small, 100, msgs_small, None),
+                        (large, large_members, msgs_large, None),
+                    ):
+                        rows.append(
+                            await fan_out(emitter, rec, stream, members, messages, rate, seq)
+                        )
+                        seq += messages
+                    print_rows(rows)
+                # Leave the rooms before closing: the server is measured, not the teardown.
+                for conn in conns:
+                    await conn.ws.close()
+                await warm.ws.close()
+        finally:
+            for conn in conns:
+                if conn.reader is not None:
+                    conn.reader.cancel()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            await asyncio.to_thread(embedded.stop)
+    print(f"\ntotal {time.time() - began:.0f}s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.realtime", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="200 and 500 connections")
+    parser.add_argument("--connections", default=None, help="comma-separated levels")
+    args = parser.parse_args(argv)
+    if args.connections:
+        levels = [int(x) for x in args.connections.split(",")]
+    else:
+        levels = [200, 500] if args.quick else [1000, 5000]
+    asyncio.run(run(levels, args.quick))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
