@@ -18,9 +18,18 @@ from hub.tracker import bencode
 from hub.tracker.accumulator import Accumulator
 from hub.tracker.cache import Caches, TorrentEntry, UserEntry
 from hub.tracker.clients import ClientPolicy, is_browser
-from hub.tracker.query import EVENTS, REGULAR_EVENTS, BadRequest, number, parse, twenty_bytes
+from hub.tracker.query import (
+    EVENTS,
+    REGULAR_EVENTS,
+    BadRequest,
+    info_hashes,
+    number,
+    parse,
+    twenty_bytes,
+)
 from hub.tracker.swarm import Peer, Swarm
 
+_random = random.random
 _inet_pton = socket.inet_pton
 _AF_INET = socket.AF_INET
 _AF_INET6 = socket.AF_INET6
@@ -60,7 +69,7 @@ class Tracker:
         seeders, leechers = (swarm.seeders, swarm.leechers) if swarm is not None else (0, 0)
         return bencode.announce(
             seeders, torrent.completed, leechers,
-            self._interval + random.randrange(self._jitter), self._min_interval,
+            self._interval + int(_random() * self._jitter), self._min_interval,
             peers, peers6, warning,
         )
 
@@ -87,7 +96,7 @@ class Tracker:
         user = self._user(passkey)
         if agent and is_browser(agent):
             raise Refused("browsers may not announce: use a BitTorrent client")
-        params, _ = parse(query)
+        params = parse(query)
         info_hash = twenty_bytes(params, b"info_hash")
         peer_id = twenty_bytes(params, b"peer_id")
         port = number(params, b"port")
@@ -241,7 +250,7 @@ class Tracker:
     def scrape(self, passkey: str, query: bytes) -> bytes:
         try:
             user = self._user(passkey)
-            _, hashes = parse(query)
+            hashes = info_hashes(query)
             if not hashes:
                 raise Refused("full scrape is not allowed: name each info_hash")
             limit = self.settings.scrape_max_hashes

@@ -38,6 +38,16 @@ class ClientPolicy:
         return peer_id.startswith(self.prefixes)
 
 
+_verdicts: dict[bytes, bool] = {}
+
+
 def is_browser(user_agent: bytes) -> bool:
-    lowered = user_agent.lower()
-    return any(marker in lowered for marker in _BROWSER_MARKERS)
+    # A site sees a few hundred distinct user agents, so remember each verdict.
+    verdict = _verdicts.get(user_agent)
+    if verdict is None:
+        lowered = user_agent.lower()
+        verdict = any(marker in lowered for marker in _BROWSER_MARKERS)
+        if len(_verdicts) > 10_000:
+            _verdicts.clear()
+        _verdicts[user_agent] = verdict
+    return verdict

@@ -6,6 +6,8 @@ mangle them, so the raw query string is split and percent-decoded here byte for 
 
 from __future__ import annotations
 
+import binascii
+import re
 from urllib.parse import unquote_to_bytes
 
 EVENTS = frozenset({b"started", b"stopped", b"completed", b"paused"})
@@ -18,20 +20,33 @@ class BadRequest(Exception):
     """A request the tracker answers with a `failure reason` (still HTTP 200)."""
 
 
+_LOWER_ESCAPE = re.compile(rb"%[0-9A-Fa-f]?[a-f]")
+_a2b_qp = binascii.a2b_qp
+
+
 def _unquote(value: bytes) -> bytes:
-    return unquote_to_bytes(value) if b"%" in value else value
+    if b"%" not in value:
+        return value
+    # Percent-encoding with upper-case hex is quoted-printable with `%` for `=`, which
+    # binascii decodes in C, several times faster than urllib's Python loop. Soft line
+    # breaks cannot occur: a query string holds no CR or LF.
+    if _LOWER_ESCAPE.search(value) is None:
+        return _a2b_qp(value.replace(b"=", b"=3D").replace(b"%", b"="))
+    return unquote_to_bytes(value)
 
 
-def parse(query: bytes) -> tuple[dict[bytes, bytes], list[bytes]]:
-    """The last value of each key, and every `info_hash` (scrape takes several)."""
+def parse(query: bytes) -> dict[bytes, bytes]:
+    """The raw (still percent-encoded) last value of each key."""
     params: dict[bytes, bytes] = {}
-    hashes: list[bytes] = []
     for part in query.split(b"&"):
         key, _, value = part.partition(b"=")
-        if key == b"info_hash":
-            hashes.append(_unquote(value))
         params[key] = value
-    return params, hashes
+    return params
+
+
+def info_hashes(query: bytes) -> list[bytes]:
+    """Every `info_hash` of a scrape, decoded."""
+    return [_unquote(part[10:]) for part in query.split(b"&") if part.startswith(b"info_hash=")]
 
 
 def twenty_bytes(params: dict[bytes, bytes], name: bytes) -> bytes:

@@ -110,7 +110,6 @@ class TrackerService:
 
     # --- ASGI ----------------------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        path: str = scope["path"]
         agent = b""
         forwarded = b""
         for name, value in scope["headers"]:
@@ -119,18 +118,21 @@ class TrackerService:
             elif name == b"x-forwarded-for":
                 forwarded = value
         client = scope.get("client")
-        ip = client[0] if client else ""
-        if self._trusted and forwarded and self._is_trusted(ip):
-            ip = forwarded.rsplit(b",", 1)[-1].strip().decode("latin-1")
-        if path.startswith("/announce/"):
-            body = self.tracker.announce(path[10:], scope["query_string"], ip, agent)
-        elif path.startswith("/scrape/"):
-            body = self.tracker.scrape(path[8:], scope["query_string"])
-        else:
-            body = self.tracker.failure("not found")
+        body = self.answer(scope["path"], scope["query_string"], client[0] if client else "",
+                           agent, forwarded)
         await send({"type": "http.response.start", "status": 200,
                     "headers": [*_TEXT, (b"content-length", b"%d" % len(body))]})
         await send({"type": "http.response.body", "body": body})
+
+    def answer(self, path: str, query: bytes, ip: str, agent: bytes, forwarded: bytes) -> bytes:
+        """The reply to one request, whatever server carried it (ASGI here, RSGI in serve)."""
+        if self._trusted and forwarded and self._is_trusted(ip):
+            ip = forwarded.rsplit(b",", 1)[-1].strip().decode("latin-1")
+        if path.startswith("/announce/"):
+            return self.tracker.announce(path[10:], query, ip, agent)
+        if path.startswith("/scrape/"):
+            return self.tracker.scrape(path[8:], query)
+        return self.tracker.failure("not found")
 
     @staticmethod
     def _parse_trusted(entries: tuple[str, ...]) -> list[Any]:

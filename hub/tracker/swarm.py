@@ -74,8 +74,17 @@ class Swarm:
         Never the requester nor any other client of the same member (that would only make
         a member's boxes trade with each other), and no seeders for a seeder.
         """
-        if numwant <= 0 or not self.peers:
+        peers = self.peers
+        if numwant <= 0 or not peers:
             return b"", b""
+        if len(peers) <= numwant:
+            # The common case (most swarms are small): everyone eligible, no counting.
+            if seeder:
+                chosen = [p for p in peers.values() if p.user is not user and not p.seeder]
+            else:
+                chosen = [p for p in peers.values() if p.user is not user]
+            return (b"".join([p.addr4 for p in chosen if p.addr4 is not None]),
+                    b"".join([p.addr6 for p in chosen if p.addr6 is not None]))
         candidates: Iterator[Peer] | list[Peer]
         if len(self.peers) > numwant * 2:
             # Large swarm: a random window so every peer gets handed out over time.
