@@ -57,6 +57,16 @@ def new_name() -> str:
 # ------------------------------------------------------------------ register and login
 
 
+async def test_front_page_invites_visitors_and_guides_members(hub, http):
+    status, body = await page(http, "/")
+    assert status == 200 and "Create an account" in body
+    user = await make_user(hub)
+    await form_login(http, user)
+    status, body = await page(http, "/")
+    assert status == 200 and f"Welcome back, {user.username}" in body
+    assert "/settings#two-factor" in body
+
+
 async def test_visitor_registers_and_is_logged_in(hub, http):
     name = new_name()
     status, location, _ = await form_post(
