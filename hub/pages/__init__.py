@@ -27,6 +27,8 @@ BLUEPRINT_MODULES = (
     "hub.pages.api_accounts",
     "hub.pages.chat",
     "hub.pages.notifications",
+    "hub.pages.torrents",
+    "hub.pages.api_torrents",
 )
 
 
