@@ -1,7 +1,7 @@
 // Live seeder / leecher / snatch counts on torrent pages and the browse list.
 // Any element carrying data-live-seeders="<torrent id>" (or -leechers, -completed) shows
 // that number and is kept current from the tracker's published counts.
-import { emitWithAck, onConnectionState, onEphemeral, subscribe } from "./live";
+import { connectionState, emitWithAck, onConnectionState, onEphemeral, subscribe } from "./live";
 
 interface Counts {
   torrent_id: number;
@@ -49,10 +49,14 @@ async function fetchLatest(ids: number[]): Promise<void> {
   }
 }
 
-function init(): void {
-  const ids = torrentIds();
-  if (ids.length === 0) return;
-  const wanted = new Set(ids);
+const wanted = new Set<number>();
+let listening = false;
+let torrentRoom: number | null = null;
+let browseRoom = false;
+
+function listen(): void {
+  if (listening) return;
+  listening = true;
   onEphemeral("counts", (data) => {
     const counts = data as Counts;
     if (wanted.has(counts.torrent_id)) apply(counts);
@@ -62,17 +66,44 @@ function init(): void {
       if (wanted.has(counts.torrent_id)) apply(counts);
     }
   });
-  if (ids.length === 1) {
+}
+
+// Finds count elements, including ones added after load (lists that grow, pages that
+// render parts later), and follows their torrents.
+function scan(): void {
+  const fresh = torrentIds().filter((id) => !wanted.has(id));
+  if (fresh.length === 0) return;
+  for (const id of fresh) wanted.add(id);
+  listen();
+  if (wanted.size === 1 && !browseRoom) {
     // A torrent's own page: its room gets every change at once, and the latest on join.
-    subscribe(`torrent:${ids[0]}`, () => undefined);
+    torrentRoom = fresh[0];
+    subscribe(`torrent:${torrentRoom}`, () => undefined);
     return;
   }
-  // A list: one shared room with batched changes; the current values are asked for on
-  // every (re)connection, since batches only carry what changed.
-  subscribe("browse", () => undefined);
-  onConnectionState((state) => {
-    if (state === "live") void fetchLatest(ids);
-  });
+  if (!browseRoom) {
+    // A list: one shared room with batched changes; batches only carry what changed, so
+    // the current values are asked for on every (re)connection.
+    browseRoom = true;
+    subscribe("browse", () => undefined);
+    onConnectionState((state) => {
+      if (state === "live") void fetchLatest([...wanted]);
+    });
+  }
+  if (connectionState() === "live") void fetchLatest(fresh);
+}
+
+function init(): void {
+  scan();
+  let pending = false;
+  new MutationObserver(() => {
+    if (pending) return;
+    pending = true;
+    window.setTimeout(() => {
+      pending = false;
+      scan();
+    }, 100);
+  }).observe(document.body, { childList: true, subtree: true });
 }
 
 if (document.readyState === "loading") {
