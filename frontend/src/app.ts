@@ -5,3 +5,4 @@ import "./peercounts";
 import "./settings";
 import "./chat";
 import "./notifications";
+import "./modqueue";

@@ -217,7 +217,7 @@ class ChatRoom {
     const mine = this.me !== "" && el.dataset.userId === this.me;
     const age = Date.now() - new Date(el.dataset.createdAt ?? "").getTime();
     const editable = mine && age < this.editWindowMs;
-    if (!editable && !this.moderator) return;
+    if (!editable && !this.moderator && mine) return;
     const controls = document.createElement("span");
     controls.className = "chat-controls";
     const id = Number(el.dataset.id);
@@ -231,6 +231,13 @@ class ChatRoom {
     if (this.moderator && !mine) {
       const name = el.querySelector(".who")?.textContent ?? "";
       controls.append(this.button("mute", () => void this.mute(name)));
+    }
+    if (!mine) {
+      const report = document.createElement("a");
+      report.className = "chat-report";
+      report.href = `/report?type=chat_message&id=${id}`;
+      report.textContent = "report";
+      controls.append(report);
     }
     el.append(" ", controls);
   }

@@ -27,6 +27,7 @@ BLUEPRINT_MODULES = (
     "hub.pages.api_accounts",
     "hub.pages.chat",
     "hub.pages.notifications",
+    "hub.pages.moderation",
     "hub.pages.torrents",
     "hub.pages.api_torrents",
 )
