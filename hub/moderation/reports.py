@@ -8,6 +8,7 @@ the report's own status in step).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from uuid import UUID
 import asyncpg
 
 from hub import db
+from hub.community import notifications
 from hub.policy import Viewer
 
 if TYPE_CHECKING:
@@ -34,6 +36,18 @@ TARGET_TABLES = {
 }
 REASON_MAX = 5000
 RESOLUTIONS = ("resolved", "dismissed")
+# Reports a member may file per hour (Redis counter), so the queue cannot be flooded.
+REPORTS_PER_HOUR = 20
+
+
+def _describe_closed(p: dict[str, Any]) -> tuple[str, str | None]:
+    what = str(p.get("target_type", "item")).replace("_", " ")
+    if p.get("status") == "dismissed":
+        return f"Staff looked at your report about a {what} and took no action.", None
+    return f"Staff acted on your report about a {what}. Thank you.", None
+
+
+notifications.register_kind("report_closed", "Staff handled my report", _describe_closed)
 
 
 class ReportError(Exception):
@@ -103,6 +117,18 @@ async def _resolve_target(conn: asyncpg.Connection, target_type: str, target_id:
     return str(found)
 
 
+async def _check_rate(hub: Hub, user_id: UUID) -> None:
+    key = f"hub:reports:rate:{user_id}:{int(time.time()) // 3600}"
+    pipe = hub.redis.pipeline()
+    pipe.incr(key)
+    pipe.expire(key, 3700)
+    count, _ = await pipe.execute()
+    if int(count) > REPORTS_PER_HOUR:
+        raise ReportError(
+            f"You have sent {REPORTS_PER_HOUR} reports this hour; try again later.", status=429
+        )
+
+
 async def create_report(
     hub: Hub,
     viewer: Viewer,
@@ -121,6 +147,7 @@ async def create_report(
         raise ReportError("Say what is wrong.", field="reason")
     if len(reason) > REASON_MAX:
         raise ReportError(f"Keep the reason under {REASON_MAX} characters.", field="reason")
+    await _check_rate(hub, viewer.user_id)
     kind = (report_type or target_type).strip().lower()
     if not kind.replace("_", "").isalnum() or not kind[:1].isalpha() or len(kind) > 32:
         raise ReportError("Unknown report type.", field="report_type")
@@ -196,17 +223,28 @@ async def close_report(
     """Called in the resolve transaction of the queue item; False if already closed."""
     if status not in RESOLUTIONS:
         raise ReportError("Resolve as resolved or dismissed.", field="resolution")
-    result: str = await conn.execute(
+    row = await conn.fetchrow(
         """UPDATE reports SET status = $3, resolved_by = $2, resolved_at = now(),
                   action_taken = $4, resolution_note = $5
-            WHERE id = $1 AND status IN ('pending', 'investigating')""",
+            WHERE id = $1 AND status IN ('pending', 'investigating')
+            RETURNING reporter_id, target_type""",
         report_id,
         moderator_id,
         status,
         action_taken,
         note,
     )
-    return result.endswith(" 1")
+    if row is None:
+        return False
+    if row["reporter_id"] is not None:
+        # The reporter learns it was handled; the moderator's note stays with the staff.
+        await notifications.notify(
+            conn,
+            row["reporter_id"],
+            "report_closed",
+            {"report_id": report_id, "status": status, "target_type": row["target_type"]},
+        )
+    return True
 
 
 async def summaries(conn: asyncpg.Connection, report_ids: list[int]) -> dict[int, dict[str, Any]]:

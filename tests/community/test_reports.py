@@ -128,6 +128,10 @@ async def test_resolving_removes_the_item_once_and_closes_the_report(hub):
         "resolution_note": "not spam",
         "resolved_by": mod1.user_id,
     }
+    told = (await stream_events(hub, f"user:{alice.user_id}"))[-1]["payload"]
+    assert told["kind"] == "report_closed"
+    assert "took no action" in told["text"]
+    assert "not spam" not in told["text"]
 
 
 async def test_members_file_reports_over_http_and_only_moderators_see_the_queue(hub, http):
@@ -171,3 +175,23 @@ async def test_moderator_sees_the_report_on_the_dashboard(hub, http):
         headers=csrf_headers(http),
     ) as response:
         assert response.status == 200
+
+
+async def test_a_member_cannot_flood_the_queue_with_reports(hub):
+    from hub import db
+    from hub.community import chat_queries as q
+
+    alice = await viewer_of(hub, await make_user(hub))
+    bob = await make_user(hub)
+    async with db.transaction(hub.pool) as conn:
+        room = await q.select_room_by_slug(conn, "lobby")
+        ids = [
+            (await q.insert_message(conn, room.id, bob.id, f"m{n}")).id
+            for n in range(reports.REPORTS_PER_HOUR * 2 + 1)
+        ]
+    with pytest.raises(reports.ReportError) as flood:
+        for message_id in ids:
+            await reports.create_report(
+                hub, alice, target_type="chat_message", target_id=str(message_id), reason="spam"
+            )
+    assert flood.value.status == 429
