@@ -53,6 +53,7 @@ let socket: Socket | null = null;
 let state: ConnectionState = "offline";
 let detail = "Not connected.";
 let stopped = false; // kicked or refused: wait for a page load instead of retrying
+let refusedAttempts = 0; // "unavailable" refusals in a row, for the retry back-off
 
 function storedSeqs(): Record<string, number> {
   try {
@@ -246,6 +247,7 @@ export function start(): void {
   });
   setState("reconnecting", "Connecting…");
   socket.on("connect", () => {
+    refusedAttempts = 0;
     setState("live", "Live updates are on.");
     void requestSubscribe([...streams.keys()]);
   });
@@ -260,6 +262,14 @@ export function start(): void {
   });
   socket.on("connect_error", (err: Error & { data?: { code?: string } }) => {
     if (socket && !socket.active) {
+      if (err.data?.code === "unavailable") {
+        // The server is up but cannot check credentials just now: try again later.
+        const delay = Math.min(30_000, 1000 * 2 ** refusedAttempts) * (0.5 + Math.random());
+        refusedAttempts += 1;
+        setState("reconnecting", `${err.message} Next try in ${Math.round(delay / 1000)} s.`);
+        window.setTimeout(() => socket?.connect(), delay);
+        return;
+      }
       // Refused by the server (not signed in, session ended): show why, stop trying.
       stopped = true;
       setState("offline", err.message || "Live updates are unavailable.");

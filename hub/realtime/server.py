@@ -250,7 +250,16 @@ def create_sio(hub: Hub) -> HubServer:
 def _register_core(sio: HubServer, hub: Hub) -> None:
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        viewer = await authenticate(hub, environ, auth)
+        try:
+            viewer = await authenticate(hub, environ, auth)
+        except socketio.exceptions.ConnectionRefusedError:
+            raise
+        except Exception as exc:
+            # The database is unreachable or similar: say so, and let the client retry.
+            log.exception("live connect failed")
+            raise socketio.exceptions.ConnectionRefusedError(
+                "Live updates are unavailable right now; retrying.", {"code": "unavailable"}
+            ) from exc
         rooms = _kick_rooms(viewer)
         for room in rooms:
             await sio.enter_room(sid, room)
@@ -311,21 +320,11 @@ def _register_core(sio: HubServer, hub: Hub) -> None:
                     stream, sid, str(conn.viewer.user_id), conn.viewer.username
                 )
         logged = [s for s in wanted if s not in access.EPHEMERAL_ROOMS]
-        if logged:
-            async with hub.pool.acquire() as db_conn:
-                heads = await resume.stream_heads(db_conn, logged)
-                for stream in logged:
-                    answer = await resume.replay(db_conn, stream, wanted[stream], heads[stream])
-                    if answer.resync:
-                        await sio.emit(
-                            "resync",
-                            {"stream": stream, "last_seq": answer.head},
-                            to=sid,
-                            ignore_queue=True,
-                        )
-                    for event in answer.events:
-                        await sio.emit("event", event, to=sid, ignore_queue=True)
-                    results[stream] = {"ok": True, "last_seq": answer.head}
+        try:
+            await _replay(sio, hub, sid, wanted, logged, results)
+        except Exception:
+            log.exception("replay failed")
+            return error("unavailable", "The event log is unreachable; try again shortly.")
         for stream in wanted:
             if stream in access.EPHEMERAL_ROOMS:
                 results[stream] = {"ok": True, "last_seq": None}
@@ -394,6 +393,33 @@ def _register_core(sio: HubServer, hub: Hub) -> None:
         if wait is not None:
             return error("rate_limited", "Too many count requests.", retry_after=wait)
         return {"ok": True, "counts": await swarm_relay.latest(hub.redis, ids)}
+
+
+async def _replay(
+    sio: HubServer,
+    hub: Hub,
+    sid: str,
+    wanted: dict[str, int | None],
+    logged: list[str],
+    results: dict[str, Ack],
+) -> None:
+    """Send each stream's missed events (or `resync`) to `sid`, in order, before the ack."""
+    if not logged:
+        return
+    async with hub.pool.acquire() as db_conn:
+        heads = await resume.stream_heads(db_conn, logged)
+        for stream in logged:
+            answer = await resume.replay(db_conn, stream, wanted[stream], heads[stream])
+            if answer.resync:
+                await sio.emit(
+                    "resync",
+                    {"stream": stream, "last_seq": answer.head},
+                    to=sid,
+                    ignore_queue=True,
+                )
+            for event in answer.events:
+                await sio.emit("event", event, to=sid, ignore_queue=True)
+            results[stream] = {"ok": True, "last_seq": answer.head}
 
 
 async def _send_current_state(sio: HubServer, hub: Hub, sid: str, streams: list[str]) -> None:
