@@ -150,9 +150,8 @@ class Worker:
                     outcome = await self._attempt(job, period)
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:  # the lock connection failed: retry later
-                    log.warning("job %s: could not take its lock: %s", job.name, exc)
-                    await self._drop_lock_conn()
+                except Exception as exc:  # Postgres unreachable: try again later
+                    log.warning("job %s could not start: %s", job.name, exc)
                     outcome = "failed"
                 if outcome == "busy":
                     # Another process runs it now; look again soon to learn it finished.
@@ -188,9 +187,9 @@ class Worker:
         finally:
             try:
                 await self._lock_exec("SELECT pg_advisory_unlock($1)", key)
-            except Exception:
-                # A dead lock connection took the lock with it.
-                await self._drop_lock_conn()
+            except Exception as exc:
+                # A dead lock connection took the lock with it; the next call reconnects.
+                log.warning("job %s: unlock failed: %s", job.name, exc)
 
     async def _run(self, job: Job, period: datetime) -> str:
         state = self.state[job.name]
@@ -232,23 +231,18 @@ class Worker:
         state.done_period = period
         state.runs += 1
         state.last_error = None
-        if result:
-            log.info("job %s ran in %d ms: %s", job.name, elapsed_ms, result)
+        # Quiet when a frequent job found nothing to do.
+        level = logging.INFO if result and any(result.values()) else logging.DEBUG
+        log.log(level, "job %s ran in %d ms: %s", job.name, elapsed_ms, result)
         return "ran"
 
     # -- the lock connection --------------------------------------------------------
 
     async def _lock_exec(self, query: str, key: int) -> Any:
         # Jobs share one session for their locks; asyncpg runs one query at a time on it.
+        # It is never closed while the worker runs (that would free every job's lock at
+        # once); a connection that died is replaced here.
         async with self._lock_guard:
             if self._lock_conn is None or self._lock_conn.is_closed():
                 self._lock_conn = await asyncpg.connect(self.hub.database_url)
             return await self._lock_conn.fetchval(query, key)
-
-    async def _drop_lock_conn(self) -> None:
-        async with self._lock_guard:
-            if self._lock_conn is not None:
-                with contextlib.suppress(Exception):
-                    await self._lock_conn.close()
-                self._lock_conn = None
-
