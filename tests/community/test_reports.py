@@ -195,3 +195,24 @@ async def test_a_member_cannot_flood_the_queue_with_reports(hub):
                 hub, alice, target_type="chat_message", target_id=str(message_id), reason="spam"
             )
     assert flood.value.status == 429
+
+
+async def test_two_moderators_resolving_at_once_succeed_exactly_once(hub):
+    import asyncio
+
+    alice = await viewer_of(hub, await make_user(hub))
+    report = await _report_user(hub, alice, (await make_user(hub)).username)
+    mods = [await viewer_of(hub, await make_moderator(hub)) for _ in range(2)]
+    results = await asyncio.gather(
+        *(dashboard.resolve(hub, m, report.queue_item_id, "resolved", "ok") for m in mods),
+        return_exceptions=True,
+    )
+    failures = [r for r in results if isinstance(r, Exception)]
+    assert len(failures) == 1, results
+    assert isinstance(failures[0], dashboard.DashboardError) and failures[0].status == 409
+    told = [
+        e
+        for e in await stream_events(hub, f"user:{alice.user_id}")
+        if e["payload"]["kind"] == "report_closed"
+    ]
+    assert len(told) == 1
