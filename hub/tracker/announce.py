@@ -27,7 +27,7 @@ from hub.tracker.query import (
     parse,
     twenty_bytes,
 )
-from hub.tracker.swarm import Peer, Swarm
+from hub.tracker.swarm import Peer, Swarm, unpack_state
 
 _random = random.random
 _inet_pton = socket.inet_pton
@@ -169,10 +169,9 @@ class Tracker:
                                    f"all {user.max_slots} download slots are in use: "
                                    "finish or stop a download first")
             peer = Peer(user, uploaded, downloaded, left, now)
-            peer.agent = _agent(agent)
             swarm.add(peer_id, peer)
             self.dirty.add(torrent.id)
-            self._record(peer, key, 0, 0, 0, 0, now, event_name, uploaded, downloaded, left,
+            self._record(key, 0, 0, 0, 0, now, event_name, uploaded, downloaded, left,
                          ip, port, agent, event == b"completed")
         elif (not event and self._min_interval and now - peer.last < self._min_interval):
             # Too soon: answered, but neither credited nor moved, so the next announce
@@ -194,11 +193,12 @@ class Tracker:
     def _credit(self, torrent: TorrentEntry, peer: Peer, key: tuple, uploaded: int,
                 downloaded: int, left: int, now: int, event: str | None, ip: str, port: int,
                 agent: bytes) -> None:
-        up = uploaded - peer.uploaded
-        down = downloaded - peer.downloaded
+        last_up, last_down, _left, last = unpack_state(peer.state)
+        up = uploaded - last_up
+        down = downloaded - last_down
         if up < 0 or down < 0:
             up = down = 0  # the client restarted and its totals began again from zero
-        elapsed = min(now - peer.last, self.settings.peer_expiry_seconds)
+        elapsed = min(now - last, self.settings.peer_expiry_seconds)
         seed_time, leech_time = (elapsed, 0) if peer.seeder else (0, elapsed)
         cred_up, cred_down = up, down
         if torrent.neutral:
@@ -209,16 +209,11 @@ class Tracker:
                 cred_down = 0
             if torrent.double_upload or (window is not None and window.double_upload):
                 cred_up *= 2
-        peer.uploaded = uploaded
-        peer.downloaded = downloaded
-        peer.left = left
-        peer.last = now
-        if agent:
-            peer.agent = _agent(agent)
-        self._record(peer, key, up, down, cred_up, cred_down, now, event, uploaded, downloaded,
+        peer.update(uploaded, downloaded, left, now)
+        self._record(key, up, down, cred_up, cred_down, now, event, uploaded, downloaded,
                      left, ip, port, agent, event == "completed", seed_time, leech_time)
 
-    def _record(self, peer: Peer, key: tuple, up: int, down: int, cred_up: int, cred_down: int,
+    def _record(self, key: tuple, up: int, down: int, cred_up: int, cred_down: int,
                 now: int, event: str | None, uploaded: int, downloaded: int, left: int, ip: str,
                 port: int, agent: bytes, completed: bool, seed_time: int = 0,
                 leech_time: int = 0) -> None:
@@ -241,10 +236,11 @@ class Tracker:
         d.downloaded = downloaded
         d.left = left
         d.seeder = left == 0
-        d.agent = peer.agent
+        name = _agent(agent)
+        d.agent = name
         d.last_at = now
         self.accumulator.log((key[0], key[1], key[2], event, uploaded, downloaded, left, up,
-                              down, ip, port, peer.agent, now))
+                              down, ip, port, name, now))
 
     # --- scrape --------------------------------------------------------------------------
     def scrape(self, passkey: str, query: bytes) -> bytes:

@@ -48,7 +48,7 @@ def _ts(epoch: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch, _UTC)
 
 
-async def write_batch(
+async def write_credits(
     conn: asyncpg.Connection,
     batch: Batch,
     batch_id: UUID,
@@ -56,28 +56,57 @@ async def write_batch(
     torrent_counts: Callable[[int], TorrentCounts],
     before_commit: Callable[[], Awaitable[None]] | None = None,
 ) -> FlushResult:
-    result = FlushResult(rows=len(batch))
-    deltas = sorted(batch.deltas.items(), key=lambda kv: (kv[0][1], str(kv[0][0]), kv[0][2]))
+    """Peers, snatches, history and statistics of a batch: one transaction, all or nothing."""
+    result = FlushResult(rows=len(batch.deltas))
+    # One lock order for every tracker process: two flushers never wait on each other in a
+    # cycle.
+    deltas = sorted(batch.deltas.items(), key=lambda kv: (kv[0][1], kv[0][0], kv[0][2]))
     async with conn.transaction():
         await conn.execute(
-            "INSERT INTO tracker_flushes (id, rows) VALUES ($1, $2)", batch_id, len(batch)
+            "INSERT INTO tracker_flushes (id, rows) VALUES ($1, $2)", batch_id, len(deltas)
         )
-        await _write_peers(conn, deltas)
-        if batch.announces:
-            await conn.copy_records_to_table(
-                "announces",
-                columns=["user_id", "torrent_id", "peer_id", "event", "uploaded", "downloaded",
-                         "left_bytes", "uploaded_delta", "downloaded_delta", "ip", "port",
-                         "user_agent", "created_at"],
-                records=[(*row[:12], _ts(row[12])) for row in batch.announces],
-            )
         if deltas:
+            await _write_peers(conn, deltas)
             snatched = await _write_snatches(conn, deltas)
             await _write_history(conn, deltas)
             await _write_users(conn, deltas, snatched, user_counts)
             result.completed = await _write_torrents(conn, deltas, snatched, torrent_counts)
         if before_commit is not None:
             await before_commit()
+    return result
+
+
+async def write_log(conn: asyncpg.Connection, batch: Batch, batch_id: UUID) -> None:
+    """The raw announce log, by COPY, in its own transaction.
+
+    Nothing is credited from it, so it need not share the credit transaction; written on a
+    second connection at the same time, it costs the flush no extra wall time.
+    """
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO tracker_flushes (id, rows) VALUES ($1, $2)", batch_id,
+            len(batch.announces),
+        )
+        await conn.copy_records_to_table(
+            "announces",
+            columns=["user_id", "torrent_id", "peer_id", "event", "uploaded", "downloaded",
+                     "left_bytes", "uploaded_delta", "downloaded_delta", "ip", "port",
+                     "user_agent", "created_at"],
+            records=[(*row[:12], _ts(row[12])) for row in batch.announces],
+        )
+
+
+async def write_batch(
+    conn: asyncpg.Connection,
+    batch: Batch,
+    batch_id: UUID,
+    user_counts: Callable[[UUID], UserCounts],
+    torrent_counts: Callable[[int], TorrentCounts],
+) -> FlushResult:
+    """Credits then log on one connection (tools and tests; the service uses two)."""
+    result = await write_credits(conn, batch, batch_id, user_counts, torrent_counts)
+    if batch.announces:
+        await write_log(conn, batch, uuid.uuid4())
     return result
 
 
@@ -91,33 +120,58 @@ async def _write_peers(conn: asyncpg.Connection, deltas: list[tuple[Any, Any]]) 
                 WHERE p.user_id = d.u AND p.torrent_id = d.t AND p.peer_id = d.pid""",
             [k[0] for k, _ in gone], [k[1] for k, _ in gone], [k[2] for k, _ in gone],
         )
-    if live:
-        await conn.execute(
-            """INSERT INTO peers (torrent_id, user_id, peer_id, ip, ipv6, port, uploaded,
-                                  downloaded, left_bytes, is_seeder, user_agent,
-                                  last_announce_at)
-               SELECT t, u, pid, ip::inet, ip6::inet, port, up, down, lft, seeder,
-                      left(ua, 256), to_timestamp(at)
-                 FROM unnest($1::bigint[], $2::uuid[], $3::bytea[], $4::text[], $5::text[],
-                             $6::int[], $7::bigint[], $8::bigint[], $9::bigint[],
-                             $10::bool[], $11::text[], $12::float8[])
-                      AS d(t, u, pid, ip, ip6, port, up, down, lft, seeder, ua, at)
-               ON CONFLICT (torrent_id, user_id, peer_id) DO UPDATE SET
-                   ip = coalesce(EXCLUDED.ip, peers.ip),
-                   ipv6 = coalesce(EXCLUDED.ipv6, peers.ipv6),
-                   port = EXCLUDED.port,
-                   uploaded = EXCLUDED.uploaded,
-                   downloaded = EXCLUDED.downloaded,
-                   left_bytes = EXCLUDED.left_bytes,
-                   is_seeder = EXCLUDED.is_seeder,
-                   user_agent = EXCLUDED.user_agent,
-                   last_announce_at = EXCLUDED.last_announce_at""",
-            [k[1] for k, _ in live], [k[0] for k, _ in live], [k[2] for k, _ in live],
-            [d.ip4 for _, d in live], [d.ip6 for _, d in live], [d.port for _, d in live],
-            [d.uploaded for _, d in live], [d.downloaded for _, d in live],
-            [d.left for _, d in live], [d.seeder for _, d in live],
-            [d.agent for _, d in live], [d.last_at for _, d in live],
-        )
+    if not live:
+        return
+    cols = (
+        [k[1] for k, _ in live], [k[0] for k, _ in live], [k[2] for k, _ in live],
+        [d.ip4 for _, d in live], [d.ip6 for _, d in live], [d.port for _, d in live],
+        [d.uploaded for _, d in live], [d.downloaded for _, d in live],
+        [d.left for _, d in live], [d.seeder for _, d in live],
+        [d.agent for _, d in live], [d.last_at for _, d in live],
+    )
+    # Most peers already have a row: a plain UPDATE is cheaper than INSERT ... ON CONFLICT
+    # (no speculative index insertion), and without an index on the changed columns it is a
+    # HOT update (migration 0031). Rows it did not find are inserted below.
+    updated = await conn.fetch(
+        """UPDATE peers p SET
+               ip = coalesce(d.ip::inet, p.ip), ipv6 = coalesce(d.ip6::inet, p.ipv6),
+               port = d.port, uploaded = d.up, downloaded = d.down, left_bytes = d.lft,
+               is_seeder = d.seeder, user_agent = left(d.ua, 256),
+               last_announce_at = to_timestamp(d.at)
+             FROM unnest($1::bigint[], $2::uuid[], $3::bytea[], $4::text[], $5::text[],
+                         $6::int[], $7::bigint[], $8::bigint[], $9::bigint[],
+                         $10::bool[], $11::text[], $12::float8[])
+                  AS d(t, u, pid, ip, ip6, port, up, down, lft, seeder, ua, at)
+            WHERE p.torrent_id = d.t AND p.user_id = d.u AND p.peer_id = d.pid
+        RETURNING p.torrent_id, p.user_id, p.peer_id""",
+        *cols,
+    )
+    if len(updated) == len(live):
+        return
+    found = {(r["user_id"], r["torrent_id"], bytes(r["peer_id"])) for r in updated}
+    idx = [i for i, (k, _) in enumerate(live) if k not in found]
+    await conn.execute(
+        """INSERT INTO peers (torrent_id, user_id, peer_id, ip, ipv6, port, uploaded,
+                              downloaded, left_bytes, is_seeder, user_agent,
+                              last_announce_at)
+           SELECT t, u, pid, ip::inet, ip6::inet, port, up, down, lft, seeder,
+                  left(ua, 256), to_timestamp(at)
+             FROM unnest($1::bigint[], $2::uuid[], $3::bytea[], $4::text[], $5::text[],
+                         $6::int[], $7::bigint[], $8::bigint[], $9::bigint[],
+                         $10::bool[], $11::text[], $12::float8[])
+                  AS d(t, u, pid, ip, ip6, port, up, down, lft, seeder, ua, at)
+           ON CONFLICT (torrent_id, user_id, peer_id) DO UPDATE SET
+               ip = coalesce(EXCLUDED.ip, peers.ip),
+               ipv6 = coalesce(EXCLUDED.ipv6, peers.ipv6),
+               port = EXCLUDED.port,
+               uploaded = EXCLUDED.uploaded,
+               downloaded = EXCLUDED.downloaded,
+               left_bytes = EXCLUDED.left_bytes,
+               is_seeder = EXCLUDED.is_seeder,
+               user_agent = EXCLUDED.user_agent,
+               last_announce_at = EXCLUDED.last_announce_at""",
+        *([c[i] for i in idx] for c in cols),
+    )
 
 
 async def _write_snatches(
@@ -129,7 +183,7 @@ async def _write_snatches(
             done[(user_id, torrent_id)] = (d.completed_at, d.ip4 or d.ip6)
     if not done:
         return set()
-    keys = sorted(done, key=lambda k: (k[1], str(k[0])))
+    keys = sorted(done, key=lambda k: (k[1], k[0]))
     rows = await conn.fetch(
         """INSERT INTO snatches (user_id, torrent_id, completed_at, ip)
            SELECT u, t, to_timestamp(at), ip::inet
@@ -162,8 +216,33 @@ async def _write_history(conn: asyncpg.Connection, deltas: list[tuple[Any, Any]]
             row[7] = row[7] or (d.seeder and not d.removed)
             row[8] = max(row[8], d.last_at)
             row[9] = row[9] or d.completed_at
-    keys = sorted(agg, key=lambda k: (k[1], str(k[0])))
-    cols = [list(c) for c in zip(*(agg[k] for k in keys), strict=True)]
+    keys = sorted(agg, key=lambda k: (k[1], k[0]))
+    cols: list[list[Any]] = [[k[0] for k in keys], [k[1] for k in keys],
+            *([list(c) for c in zip(*(agg[k] for k in keys), strict=True)])]
+    updated = await conn.fetch(
+        """UPDATE torrent_history h SET
+               uploaded = h.uploaded + d.up,
+               downloaded = h.downloaded + d.down,
+               credited_uploaded = h.credited_uploaded + d.cup,
+               credited_downloaded = h.credited_downloaded + d.cdown,
+               seed_time_seconds = h.seed_time_seconds + d.st,
+               leech_time_seconds = h.leech_time_seconds + d.lt,
+               is_active = d.active,
+               is_seeder = d.seeder,
+               last_announce_at = greatest(h.last_announce_at, to_timestamp(d.at)),
+               completed_at = coalesce(h.completed_at, to_timestamp(d.done))
+             FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
+                         $6::bigint[], $7::bigint[], $8::bigint[], $9::bool[], $10::bool[],
+                         $11::float8[], $12::float8[])
+                  AS d(u, t, up, down, cup, cdown, st, lt, active, seeder, at, done)
+            WHERE h.user_id = d.u AND h.torrent_id = d.t
+        RETURNING h.user_id, h.torrent_id""",
+        *cols,
+    )
+    if len(updated) == len(keys):
+        return
+    found = {(r["user_id"], r["torrent_id"]) for r in updated}
+    idx = [i for i, k in enumerate(keys) if k not in found]
     await conn.execute(
         """INSERT INTO torrent_history (user_id, torrent_id, uploaded, downloaded,
                                         credited_uploaded, credited_downloaded,
@@ -190,7 +269,7 @@ async def _write_history(conn: asyncpg.Connection, deltas: list[tuple[Any, Any]]
                last_announce_at = greatest(torrent_history.last_announce_at,
                                            EXCLUDED.last_announce_at),
                completed_at = coalesce(torrent_history.completed_at, EXCLUDED.completed_at)""",
-        [k[0] for k in keys], [k[1] for k in keys], *cols,
+        *([c[i] for i in idx] for c in cols),
     )
 
 
@@ -211,7 +290,7 @@ async def _write_users(
             row[2] += d.seed_time
     for user_id, _t in snatched:
         agg[user_id][3] += 1
-    users = sorted(agg, key=str)
+    users = sorted(agg)
     counts = [user_counts(u) for u in users]
     await conn.execute(
         """INSERT INTO user_statistics (user_id, uploaded, downloaded, seed_time_seconds,

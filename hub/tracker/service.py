@@ -49,11 +49,12 @@ class TrackerService:
         self.settings = hub.settings
         self.tracker = Tracker(hub.settings, Caches())
         self._tasks: list[asyncio.Task[None]] = []
-        self._conn: asyncpg.Connection | None = None
+        self._conns: dict[str, asyncpg.Connection] = {}
         self._flush_lock = asyncio.Lock()
-        # A batch whose fate is unknown (the connection died around COMMIT and the check
+        # Batches whose fate is unknown (the connection died around COMMIT and the check
         # failed too): retried under the same id, which tracker_flushes makes idempotent.
-        self._unsure: tuple[UUID, Batch] | None = None
+        # Credits and the announce log are written side by side on two connections.
+        self._unsure: list[tuple[str, UUID, Batch]] = []
         self._snapshot_bytes: dict[int, list[int]] = {}
         self._trusted = self._parse_trusted(hub.settings.trusted_proxies)
         # Test hook: awaited inside the flush transaction just before COMMIT.
@@ -89,14 +90,14 @@ class TrackerService:
         self._tasks.clear()
         for _ in range(3):
             await self.flush()
-            if not self.tracker.accumulator.pending() and self._unsure is None:
+            if not self.tracker.accumulator.pending() and not self._unsure:
                 break
         with contextlib.suppress(Exception):
             await self.publish_counts()
-        if self._conn is not None:
+        for conn in self._conns.values():
             with contextlib.suppress(Exception):
-                await self._conn.close()
-            self._conn = None
+                await conn.close()
+        self._conns.clear()
 
     async def _every(self, func: Callable[[], Awaitable[None]], seconds: float) -> None:
         while True:
@@ -146,44 +147,55 @@ class TrackerService:
         return any(addr in net for net in self._trusted)
 
     # --- flushing ------------------------------------------------------------------------
-    async def _connection(self) -> asyncpg.Connection:
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.hub.database_url)
-        return self._conn
+    async def _connection(self, which: str) -> asyncpg.Connection:
+        conn = self._conns.get(which)
+        if conn is None or conn.is_closed():
+            conn = self._conns[which] = await asyncpg.connect(self.hub.database_url)
+        return conn
 
     @property
     def flusher_pid(self) -> int | None:
-        """The Postgres backend the flusher writes through (tests terminate it)."""
-        if self._conn is None or self._conn.is_closed():
+        """The Postgres backend the credit transaction runs on (tests terminate it)."""
+        conn = self._conns.get("credits")
+        if conn is None or conn.is_closed():
             return None
-        return int(self._conn.get_server_pid())
+        return int(conn.get_server_pid())
 
     async def flush(self) -> None:
         async with self._flush_lock:
-            if self._unsure is not None:
-                batch_id, batch = self._unsure
-                self._unsure = None
-                if not await self._write(batch_id, batch):
-                    return
-            batch = self.tracker.accumulator.take()
-            if len(batch):
-                await self._write(uuid.uuid4(), batch)
+            unsure, self._unsure = self._unsure, []
+            for kind, batch_id, batch in unsure:
+                await self._write(kind, batch_id, batch)
+            if self._unsure:
+                return  # Postgres is still unreachable: keep accumulating in memory
+            taken = self.tracker.accumulator.take()
+            credits, log = Batch(), Batch()
+            credits.deltas, log.announces = taken.deltas, taken.announces
+            jobs = []
+            if credits.deltas:
+                jobs.append(self._write("credits", uuid.uuid4(), credits))
+            if log.announces:
+                jobs.append(self._write("log", uuid.uuid4(), log))
+            await asyncio.gather(*jobs)
 
-    async def _write(self, batch_id: UUID, batch: Batch) -> bool:
-        tracker = self.tracker
+    async def _write(self, kind: str, batch_id: UUID, batch: Batch) -> bool:
         try:
-            conn = await self._connection()
-            result = await flusher.write_batch(
+            conn = await self._connection(kind)
+            if kind == "log":
+                await flusher.write_log(conn, batch, batch_id)
+                return True
+            result = await flusher.write_credits(
                 conn, batch, batch_id, self._user_counts, self._torrent_counts,
                 self.before_commit,
             )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "tracker_flushes_pkey":
                 return True  # an earlier attempt of this very batch committed
-            return await self._failed(batch_id, batch, exc)
+            return await self._failed(kind, batch_id, batch, exc)
         except Exception as exc:
-            return await self._failed(batch_id, batch, exc)
+            return await self._failed(kind, batch_id, batch, exc)
         self.flushes += 1
+        tracker = self.tracker
         for torrent_id, completed in result.completed.items():
             entry = tracker.caches.torrents.get(torrent_id)
             if entry is not None and entry.completed != completed:
@@ -198,23 +210,23 @@ class TrackerService:
                 acc[1] += d.down
         return True
 
-    async def _failed(self, batch_id: UUID, batch: Batch, exc: Exception) -> bool:
+    async def _failed(self, kind: str, batch_id: UUID, batch: Batch, exc: Exception) -> bool:
         self.flush_failures += 1
-        log.warning("tracker flush of %d rows failed: %r", len(batch), exc)
-        if self._conn is not None:
+        log.warning("tracker %s flush of %d rows failed: %r", kind, len(batch), exc)
+        conn = self._conns.pop(kind, None)
+        if conn is not None:
             with contextlib.suppress(Exception):
-                self._conn.terminate()
-            self._conn = None
+                conn.terminate()
         try:
-            async with self.hub.pool.acquire() as conn:
-                if await flusher.batch_landed(conn, batch_id):
+            async with self.hub.pool.acquire() as check:
+                if await flusher.batch_landed(check, batch_id):
                     return True
                 if isinstance(exc, asyncpg.ForeignKeyViolationError):
-                    dropped = await flusher.prune_orphans(conn, batch)
+                    dropped = await flusher.prune_orphans(check, batch)
                     log.warning("dropped %d tracker rows of deleted users or torrents", dropped)
         except Exception:
             log.exception("cannot tell whether tracker batch %s committed; will retry it", batch_id)
-            self._unsure = (batch_id, batch)
+            self._unsure.append((kind, batch_id, batch))
             return False
         self.tracker.accumulator.merge_back(batch)
         return False
@@ -257,7 +269,6 @@ class TrackerService:
                 peer.addr4 = socket.inet_pton(socket.AF_INET, r["ip"]) + port
             if r["ipv6"]:
                 peer.addr6 = socket.inet_pton(socket.AF_INET6, r["ipv6"]) + port
-            peer.agent = r["user_agent"]
             swarm = self.tracker.swarms.get(r["torrent_id"])
             if swarm is None:
                 swarm = self.tracker.swarms[r["torrent_id"]] = Swarm()

@@ -8,26 +8,59 @@ announces the same peer_id over IPv4 and IPv6 is one `Peer` with both addresses.
 from __future__ import annotations
 
 import random
+import struct
 from collections.abc import Iterator
 
 from hub.tracker.cache import UserEntry
 
+_STATE = struct.Struct("<QQQI")  # uploaded, downloaded, left, last announce (unix s)
+_pack = _STATE.pack
+unpack_state = _STATE.unpack
+
 
 class Peer:
-    __slots__ = ("addr4", "addr6", "agent", "downloaded", "last", "left", "seeder",
-                 "uploaded", "user")
+    """One client in one swarm.
+
+    The four numbers live packed in one 28-byte `state` string instead of four int objects
+    (32 bytes each, plus a slot each): about 70 bytes less per peer, which is what keeps a
+    million peers under 400 bytes apiece. The hot path unpacks and repacks them once per
+    announce (well under a microsecond).
+    """
+
+    __slots__ = ("addr4", "addr6", "seeder", "state", "user")
 
     def __init__(self, user: UserEntry, uploaded: int, downloaded: int, left: int,
                  last: int) -> None:
         self.user = user
         self.addr4: bytes | None = None
         self.addr6: bytes | None = None
-        self.agent: str | None = None
-        self.uploaded = uploaded
-        self.downloaded = downloaded
-        self.left = left
-        self.last = last  # unix seconds of the last credited announce
+        self.state = _pack(uploaded, downloaded, left, last)
         self.seeder = left == 0
+
+    def update(self, uploaded: int, downloaded: int, left: int, last: int) -> None:
+        self.state = _pack(uploaded, downloaded, left, last)
+
+    @property
+    def uploaded(self) -> int:
+        return int(unpack_state(self.state)[0])
+
+    @property
+    def downloaded(self) -> int:
+        return int(unpack_state(self.state)[1])
+
+    @property
+    def left(self) -> int:
+        return int(unpack_state(self.state)[2])
+
+    @property
+    def last(self) -> int:
+        """Unix seconds of the last credited announce."""
+        return int(unpack_state(self.state)[3])
+
+    @last.setter
+    def last(self, value: int) -> None:
+        up, down, left, _ = unpack_state(self.state)
+        self.state = _pack(up, down, left, value)
 
 
 class Swarm:
