@@ -14,10 +14,9 @@ import pytest
 import pytest_asyncio
 
 from hub.accounts import actions as accounts
-from hub.torrents import actions as torrents
-from tests.community.helpers import viewer_of
 from tests.factories import TestUser, make_moderator, make_user
 from tests.torrents.builders import v1_torrent
+from tests.torrents.helpers import category_id, logged_in, upload
 
 pytestmark = pytest.mark.browser
 
@@ -112,12 +111,15 @@ async def test_moderators_see_an_upload_arrive_and_leave_without_reloading(brows
     first = await _page_for(browser, server, hub, mod1)
     await _open_live(first, "/moderation")
 
+    # The member uploads through the site's API with their own session.
     name = f"Live upload {uuid.uuid4().hex[:8]}"
-    async with hub.pool.acquire() as conn:
-        category = await conn.fetchval("SELECT id FROM torrent_categories WHERE slug = 'movies'")
-    torrent_id = await torrents.upload_torrent(
-        hub, await viewer_of(hub, uploader), v1_torrent(), name=name, category_id=category
-    )
+    member = await logged_in(server, uploader)
+    try:
+        status, body = await upload(member, v1_torrent(), await category_id(hub), name=name)
+    finally:
+        await member.close()
+    assert status == 201, body
+    torrent_id = body["id"]
 
     row = first.locator("#modqueue-items tr[data-item-type='torrent']", has_text=name)
     await row.wait_for()
