@@ -1,5 +1,6 @@
 // Entry point for every page: styles, then the live client and the widgets it feeds.
 import "./styles.css";
+import "./torrents.css";
 import "./live";
 import "./peercounts";
 import "./settings";
