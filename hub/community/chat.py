@@ -214,9 +214,15 @@ async def send_message(hub: Hub, viewer: Viewer, slug: str, body: Any) -> Messag
 
 
 async def _notify_mentions(
-    conn: asyncpg.Connection, room: Room, message: Message, author: Viewer
+    conn: asyncpg.Connection,
+    room: Room,
+    message: Message,
+    author: Viewer,
+    already: str = "",
 ) -> None:
-    names = mentioned_usernames(message.body)
+    """Notify members named in the message; on an edit, only those not named before."""
+    before = {name.lower() for name in mentioned_usernames(already)}
+    names = [n for n in mentioned_usernames(message.body) if n.lower() not in before]
     if not names:
         return
     for user in await q.select_users_by_usernames(conn, names):
@@ -266,6 +272,7 @@ async def edit_message(hub: Hub, viewer: Viewer, message_id: int, body: Any) -> 
             )
         changed = await q.update_message_body(conn, message.id, text)
         await events.append(conn, room.stream, "message_edited", changed.to_dict())
+        await _notify_mentions(conn, room, changed, viewer, already=message.body)
     return changed
 
 

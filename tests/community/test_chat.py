@@ -210,3 +210,20 @@ def test_rendering_escapes_html_and_links_only_web_addresses():
 
 def test_mentions_are_found_once_and_email_addresses_are_not_mentions():
     assert chat.mentioned_usernames("@Ann and @ann, mail x@y.org, @bob.") == ["Ann", "bob"]
+
+
+async def test_an_edit_notifies_only_members_newly_mentioned(hub):
+    alice = await viewer_of(hub, await make_user(hub))
+    bob = await make_user(hub)
+    carol = await make_user(hub)
+    message = await chat.send_message(hub, alice, "lobby", f"hi @{bob.username}")
+    await chat.edit_message(hub, alice, message.id, f"hi @{bob.username} and @{carol.username}")
+    async with hub.pool.acquire() as conn:
+        counts = {
+            user.username: await conn.fetchval(
+                "SELECT count(*) FROM notifications WHERE user_id = $1 AND kind = 'chat_mention'",
+                user.id,
+            )
+            for user in (bob, carol)
+        }
+    assert counts == {bob.username: 1, carol.username: 1}
