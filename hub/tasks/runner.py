@@ -118,6 +118,8 @@ class Worker:
         self._lock_guard = asyncio.Lock()
 
     async def start(self) -> None:
+        log.info("worker %s runs %d jobs: %s", self.identity, len(self.jobs),
+                 ", ".join(job.name for job in self.jobs))
         for job in self.jobs:
             self._tasks.append(asyncio.create_task(self._loop(job), name=f"job:{job.name}"))
 
