@@ -22,6 +22,7 @@ interface QueueItem {
     target_type: string;
     target_id: string;
     target_label: string | null;
+    target_url?: string | null;
     reason: string;
   };
 }
@@ -149,11 +150,13 @@ class Dashboard {
     if (item.report) {
       const r = item.report;
       const line = el("div", { class: "muted mod-report" });
-      line.append(
-        `${r.reporter ?? "someone"} reported ${r.target_type} `,
-        el("strong", {}, r.target_label ?? r.target_id),
-        `: ${r.reason}`,
-      );
+      const target = el("strong", {}, r.target_label ?? r.target_id);
+      let shown: HTMLElement = target;
+      if (r.target_url && r.target_url.startsWith("/")) {
+        shown = el("a", { href: r.target_url });
+        shown.append(target);
+      }
+      line.append(`${r.reporter ?? "someone"} reported ${r.target_type} `, shown, `: ${r.reason}`);
       title.append(line);
     }
     const created = el("td");

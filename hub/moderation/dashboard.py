@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 from uuid import UUID
 
 from hub import db
@@ -77,8 +78,18 @@ def _report_view(line: dict[str, Any]) -> dict[str, Any]:
         "target_type": line["target_type"],
         "target_id": line["target_id"],
         "target_label": line.get("target_label"),
+        "target_url": _target_url(line),
         "reason": line["reason"],
     }
+
+
+def _target_url(line: dict[str, Any]) -> str | None:
+    """Where a moderator looks at the reported thing, for targets that have a page."""
+    if line["target_type"] == "torrent":
+        return f"/torrents/{line['target_id']}"
+    if line["target_type"] == "user" and line.get("target_label"):
+        return f"/users/{quote(str(line['target_label']))}"
+    return None
 
 
 async def moderators(hub: Hub) -> list[Moderator]:

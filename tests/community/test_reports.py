@@ -31,6 +31,7 @@ async def test_report_enters_the_queue_for_investigation_and_appears_live(hub):
     listed = {i["id"]: i for i in await dashboard.open_items(hub)}
     shown = listed[report.queue_item_id]
     assert shown["report"]["target_label"] == bob.username
+    assert shown["report"]["target_url"] == f"/users/{bob.username}"
     assert shown["report"]["reason"] == "spams the lobby"
     assert shown["decisions"] == ["resolved", "dismissed"]
 
