@@ -14,6 +14,8 @@ import pytest
 import pytest_asyncio
 
 from hub.accounts import actions as accounts
+from hub.moderation import reports
+from tests.community.helpers import viewer_of
 from tests.factories import TestUser, make_moderator, make_user
 from tests.torrents.builders import v1_torrent
 from tests.torrents.helpers import category_id, logged_in, upload
@@ -136,6 +138,19 @@ async def test_moderators_see_an_upload_arrive_and_leave_without_reloading(brows
 
     await row.wait_for(state="detached")
     await theirs.wait_for(state="detached")
+
+    # A member's report appears too, with who reported what and why.
+    reason = f"spam {uuid.uuid4().hex[:6]}"
+    await reports.create_report(
+        hub,
+        await viewer_of(hub, uploader),
+        target_type="user",
+        target_id=mod2.username,
+        reason=reason,
+    )
+    report_row = first.locator("#modqueue-items tr[data-item-type='report']", has_text=reason)
+    await report_row.wait_for()
+    assert mod2.username in await report_row.locator(".mod-report").inner_text()
     async with hub.pool.acquire() as conn:
         status = await conn.fetchval(
             "SELECT moderation_status FROM torrents WHERE id = $1", torrent_id
