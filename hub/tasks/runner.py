@@ -134,10 +134,22 @@ class Worker:
                 await self._lock_conn.close()
             self._lock_conn = None
 
-    async def run_now(self, name: str) -> JobResult:
-        """Run one job for its current period right away, ignoring job_runs (for `hub job`)."""
-        job = next(j for j in self.jobs if j.name == name)
-        return await job.func(JobContext(self.hub, self.settings, job.period.start(utcnow()), name))
+    async def run_once(self, name: str, *, force: bool = False, wait: float = 600.0) -> str:
+        """Run one job now, under its lock (waiting up to `wait` seconds for a run in
+        progress elsewhere); skipped if its current period is done, unless `force`.
+        Returns "ran", "done" or "failed" (see `python -m hub.tasks`)."""
+        job = next((j for j in self.jobs if j.name == name), None)
+        if job is None:
+            raise ValueError(f"no job named {name!r}")
+        period = job.period.start(utcnow())
+        deadline = time.monotonic() + wait
+        while True:
+            outcome = await self._attempt(job, period, force=force)
+            if outcome != "busy":
+                return outcome
+            if time.monotonic() > deadline:
+                return "busy"
+            await asyncio.sleep(0.5)
 
     # -- the loop -----------------------------------------------------------------
 
@@ -171,7 +183,7 @@ class Worker:
     def _period_seconds(job: Job, now: datetime) -> float:
         return max((job.period.next_start(now) - job.period.start(now)).total_seconds(), 0.05)
 
-    async def _attempt(self, job: Job, period: datetime) -> str:
+    async def _attempt(self, job: Job, period: datetime, *, force: bool = False) -> str:
         state = self.state[job.name]
         key = lock_key(job.name)
         if not await self._lock_exec("SELECT pg_try_advisory_lock($1)", key):
@@ -181,7 +193,7 @@ class Worker:
             done = await self.hub.pool.fetchval(
                 "SELECT period_start FROM job_runs WHERE name = $1", job.name
             )
-            if done is not None and done >= period:
+            if done is not None and done >= period and not force:
                 state.done_period = done
                 state.skipped_done += 1
                 return "done"

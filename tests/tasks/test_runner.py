@@ -164,3 +164,18 @@ async def test_every_default_job_runs_cleanly_in_the_sites_own_worker(hub: Any) 
         "SELECT name, last_error FROM job_runs WHERE name = ANY($1) AND failure_count > 0", names
     )
     assert [dict(r) for r in failed] == []
+
+
+async def test_run_once_skips_a_done_period_unless_forced(hub: Any) -> None:
+    runs: list[tuple[str, datetime]] = []
+    job = recording_job(f"test_manual_{uuid.uuid4().hex[:8]}", Every(3600), runs, seconds=0)
+    worker = Worker(hub, [job], FAST)
+    try:
+        assert await worker.run_once(job.name) == "ran"
+        assert await worker.run_once(job.name) == "done"
+        assert await worker.run_once(job.name, force=True) == "ran"
+    finally:
+        await worker.stop()
+    assert len(runs) == 2
+    with pytest.raises(ValueError, match="no job named"):
+        await worker.run_once("nope")

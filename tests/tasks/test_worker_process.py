@@ -62,3 +62,21 @@ async def test_a_second_worker_process_finds_every_period_done(
             assert runs_after == runs_before, f"{name} ran twice in one period\n{log}"
     assert "Traceback" not in log, log
     assert f"runs {len(JOBS)} jobs" in log, log
+
+
+async def test_the_jobs_command_lists_every_job_with_its_last_run(
+    hub: Any, tmp_path: Path
+) -> None:
+    env = dict(os.environ)
+    env.update(HUB_DATABASE_URL=hub.database_url, HUB_REDIS_URL=hub.redis_url,
+               HUB_VAR_DIR=str(tmp_path), HUB_SECRET_KEY="jobs-command")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub.tasks", "list",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    text = output.decode()
+    assert process.returncode == 0, text
+    for job in JOBS:
+        assert job.name in text
+    assert "every hour" in text and "quarterly on day 1 at 02:00 UTC" in text
