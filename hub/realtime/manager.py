@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import types
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import socketio
+from engineio import exceptions as engineio_exceptions
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
@@ -170,3 +172,40 @@ class HubRedisManager(socketio.AsyncRedisManager):
             except Exception:  # closing a dead connection is not news
                 log.debug("closing manager redis", exc_info=True)
 
+
+
+async def _poll_without_task(sock: Any) -> list[Any]:
+    """engineio's `AsyncSocket.poll` with `asyncio.timeout` in place of `wait_for`.
+
+    On Python 3.11 `wait_for` wraps the queue read in a new Task every time a socket's
+    writer wakes up; for a fan-out to a room of 1,000 that is 1,000 extra tasks per emit.
+    Same semantics otherwise: all queued packets are taken at once, None means closed.
+    """
+    try:
+        async with asyncio.timeout(sock.server.ping_interval + sock.server.ping_timeout):
+            first = await sock.queue.get()
+        sock.queue.task_done()
+    except (TimeoutError, asyncio.CancelledError):
+        raise engineio_exceptions.QueueEmpty() from None
+    if first is None:
+        return []
+    packets = [first]
+    while True:
+        try:
+            pkt = sock.queue.get_nowait()
+        except asyncio.QueueEmpty:
+            break
+        sock.queue.task_done()
+        if pkt is None:
+            sock.queue.put_nowait(None)
+            break
+        packets.append(pkt)
+    return packets
+
+
+def speed_up_socket(server: Any, sid: str, namespace: str = "/") -> None:
+    """Give a connected socket the task-free poll (its writer looks `poll` up each time)."""
+    eio_sid = server.manager.eio_sid_from_sid(sid, namespace)
+    sock = server.eio.sockets.get(eio_sid)
+    if sock is not None:
+        sock.poll = types.MethodType(_poll_without_task, sock)

@@ -24,7 +24,7 @@ from hub import policy
 from hub.realtime import access, events, presence, resume, swarm_relay
 from hub.realtime.kick import CHANNEL as KICK_CHANNEL
 from hub.realtime.listeners import ChannelListener
-from hub.realtime.manager import HubRedisManager
+from hub.realtime.manager import HubRedisManager, speed_up_socket
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -268,6 +268,7 @@ def _register_core(sio: HubServer, hub: Hub) -> None:
                 "Your session has ended; sign in again.", {"code": "session_invalid"}
             )
         sio.connections[sid] = LiveConnection(sid, viewer)
+        speed_up_socket(sio, sid)
 
     @sio.event
     async def disconnect(sid: str, reason: Any = None) -> None:
