@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +19,6 @@ from hub.embedded import EmbeddedServices, start_embedded
 log = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
-ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
 ALL_ROLES = frozenset({"web", "tracker", "worker"})
 
@@ -92,7 +90,9 @@ class Hub:
             await asyncio.to_thread(self.embedded.stop)
 
 
-def create_app(settings: Settings | None = None, roles: frozenset[str] = ALL_ROLES) -> socketio.ASGIApp:
+def create_app(
+    settings: Settings | None = None, roles: frozenset[str] = ALL_ROLES
+) -> socketio.ASGIApp:
     """Build the site's ASGI app; the connections open in the lifespan startup."""
     from hub.pages import create_quart_app
     from hub.realtime.server import create_sio
@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None, roles: frozenset[str] = ALL_ROL
             if path.startswith("/announce/") or path.startswith("/scrape/"):
                 await hub.tracker(scope, receive, send)
                 return
-        await quart_app(scope, receive, send)
+        await quart_app(scope, receive, send)  # type: ignore[arg-type]
 
     async def on_startup() -> None:
         await hub.start()

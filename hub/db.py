@@ -79,7 +79,9 @@ def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
     return sorted(p for p in directory.glob("*.sql") if p.name[:4].isdigit())
 
 
-async def migrate(dsn_or_conn: str | asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+async def migrate(
+    dsn_or_conn: str | asyncpg.Connection, directory: Path = MIGRATIONS_DIR
+) -> list[str]:
     """Apply new migration files in order; refuse if an applied file has been edited.
 
     An advisory lock lets several processes start at once: the first applies, the

