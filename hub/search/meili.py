@@ -13,6 +13,7 @@ as Meilisearch has queued its task; Meilisearch applies tasks in order per index
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +37,7 @@ from hub.search.backend import (
 INDEX_SETTINGS: dict[str, dict[str, Any]] = {
     "torrent_index": {
         "searchableAttributes": ["name", "tags", "description"],
-        "filterableAttributes": ["category_ids", "is_freeleech"],
+        "filterableAttributes": ["id", "category_ids", "is_freeleech"],
         "sortableAttributes": ["created_at", "size", "seeders", "snatches"],
         "displayedAttributes": ["id", "name", "size", "category_id", "created_at",
                                 "seeders", "leechers"],
@@ -44,12 +45,12 @@ INDEX_SETTINGS: dict[str, dict[str, Any]] = {
     },
     "user_index": {
         "searchableAttributes": ["username"],
-        "filterableAttributes": ["group_id"],
+        "filterableAttributes": ["id", "group_id"],
         "displayedAttributes": ["id", "username", "group_id"],
     },
     "forum_index": {
         "searchableAttributes": ["topic_title", "body"],
-        "filterableAttributes": ["forum_id", "topic_id", "min_read_level", "staff_only"],
+        "filterableAttributes": ["id", "forum_id", "topic_id", "min_read_level", "staff_only"],
         "sortableAttributes": ["created_at"],
         "displayedAttributes": ["id", "topic_id", "topic_title", "forum_id", "author_id",
                                 "body", "created_at"],
@@ -57,8 +58,18 @@ INDEX_SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
+def _in(attribute: str, values: Sequence[object]) -> str:
+    """A Meilisearch filter `attribute IN [...]`, values quoted as JSON strings or numbers."""
+    return f"{attribute} IN [{', '.join(json.dumps(v) for v in values)}]"
+
+
 def _time(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def _typed_ids(entity_type: str, ids: Sequence[str]) -> list[object]:
+    # Users are keyed by uuid strings; everything else by integer ids.
+    return list(ids) if entity_type == "user" else [int(i) for i in ids]
 
 
 class MeiliSearch:
@@ -87,7 +98,8 @@ class MeiliSearch:
             if found.docs:
                 idx.add_documents(found.docs, primary_key="id")
             if found.gone:
-                idx.delete_documents(list(found.gone))
+                # By filter: deleting by a list of ids is deprecated in the client.
+                idx.delete_documents(filter=_in("id", _typed_ids(entity_type, found.gone)))
 
         await asyncio.to_thread(push)
         return len(found.docs) + len(found.gone)
@@ -98,12 +110,10 @@ class MeiliSearch:
             return 0
         if entity_type == "forum_topic":
             # The posts of a topic, not the topic id itself, are the documents.
-            await asyncio.to_thread(
-                self.client.index(uid).delete_documents,
-                filter=f"topic_id IN [{', '.join(str(int(i)) for i in ids)}]",
-            )
-            return len(ids)
-        await asyncio.to_thread(self.client.index(uid).delete_documents, list(ids))
+            where = _in("topic_id", [int(i) for i in ids])
+        else:
+            where = _in("id", _typed_ids(entity_type, ids))
+        await asyncio.to_thread(self.client.index(uid).delete_documents, filter=where)
         return len(ids)
 
     async def _search(self, uid: str, text: str, params: dict[str, Any]) -> dict[str, Any]:
