@@ -360,6 +360,51 @@ async def vote_tag(torrent_id: int, tag: str, data: VoteBody) -> Any:
     return jsonify(name=tag.lower(), score=score, my_vote=data.vote, shown=score > 0)
 
 
+@dataclass
+class WindowBody:
+    ends_at: datetime
+    starts_at: datetime | None = None
+    double_upload: bool = False
+    reason: str = ""
+
+
+@bp.get("/freeleech")
+@allow(Access.MEMBER, token_scope=READ)
+async def site_freeleech() -> Any:
+    """Current and upcoming site-wide freeleech windows."""
+    async with current_hub().pool.acquire() as conn:
+        windows = await queries.select_site_windows(conn)
+    return jsonify(windows=[w.payload() for w in windows])
+
+
+@bp.post("/freeleech")
+@allow(Access.ADMIN, token_scope=MODERATE)
+@validate_request(WindowBody)
+async def start_site_freeleech(data: WindowBody) -> Any:
+    try:
+        window = await actions.start_site_freeleech(
+            current_hub(),
+            viewer(),
+            ends_at=data.ends_at,
+            starts_at=data.starts_at,
+            double_upload=data.double_upload,
+            reason=data.reason,
+        )
+    except TorrentError as exc:
+        raise _api_error(exc) from None
+    return jsonify(window.payload()), 201
+
+
+@bp.post("/freeleech/<int:window_id>/end")
+@allow(Access.ADMIN, token_scope=MODERATE)
+async def end_site_freeleech(window_id: int) -> Any:
+    try:
+        window = await actions.end_site_freeleech(current_hub(), viewer(), window_id)
+    except TorrentError as exc:
+        raise _api_error(exc) from None
+    return jsonify(window.payload())
+
+
 @bp.get("/categories")
 @allow(Access.MEMBER, token_scope=READ)
 async def categories() -> Any:

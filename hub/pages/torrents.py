@@ -37,6 +37,8 @@ async def browse_page() -> Any:
         rows, total = await queries.browse(conn, f)
         tags = await queries.select_shown_tags_for(conn, [t.id for t in rows])
         categories = await queries.select_categories(conn)
+        windows = await queries.select_site_windows(conn)
+    now = datetime.now(UTC)
     pages = max(1, -(-total // f.per_page))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return await render_template(
@@ -49,6 +51,8 @@ async def browse_page() -> Any:
         args=args,
         categories=categories,
         sort_labels=SORT_LABELS,
+        current_windows=[w for w in windows if w.starts_at <= now],
+        windows=windows,
     )
 
 
@@ -275,3 +279,47 @@ async def tag_vote_form(torrent_id: int, tag: str) -> Any:
         actions.vote_tag(current_hub(), viewer(), torrent_id, tag, vote),
         "Vote counted.",
     )
+
+
+@bp.post("/torrents/freeleech")
+@allow(Access.ADMIN)
+async def site_freeleech_form() -> Any:
+    form = await request.form
+    try:
+        ends_at = _utc(form.get("ends_at", ""), "ends_at")
+        starts_raw = (form.get("starts_at") or "").strip()
+        starts_at = _utc(starts_raw, "starts_at") if starts_raw else None
+        await actions.start_site_freeleech(
+            current_hub(),
+            viewer(),
+            ends_at=ends_at,
+            starts_at=starts_at,
+            double_upload=bool(form.get("double_upload")),
+            reason=form.get("reason", ""),
+        )
+    except TorrentError as exc:
+        await flash(exc.message, "error")
+    else:
+        await flash("Site-wide freeleech scheduled.", "success")
+    return redirect(url_for("torrents.browse_page"))
+
+
+@bp.post("/torrents/freeleech/<int:window_id>/end")
+@allow(Access.ADMIN)
+async def end_site_freeleech_form(window_id: int) -> Any:
+    try:
+        await actions.end_site_freeleech(current_hub(), viewer(), window_id)
+    except TorrentError as exc:
+        await flash(exc.message, "error")
+    else:
+        await flash("Site-wide freeleech ended.", "success")
+    return redirect(url_for("torrents.browse_page"))
+
+
+def _utc(raw: str, field: str) -> datetime:
+    """A datetime-local value from a form, read as UTC."""
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise TorrentError(400, f"{field}: use a date and time", field) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

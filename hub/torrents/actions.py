@@ -6,8 +6,9 @@ invalidations are written inside it, so they happen exactly when the change comm
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -441,3 +442,80 @@ async def torrent_for_download(hub: Hub, viewer: Viewer, torrent_id: int) -> tup
     body = metainfo.with_announce(data, hub.settings.announce_url(passkey))
     safe = re.sub(r"[^A-Za-z0-9._ -]+", "_", t.name).strip(" .") or "torrent"
     return f"{safe[:150]}.torrent", body
+
+
+# --- site-wide freeleech ------------------------------------------------------------------
+
+MAX_WINDOW_DAYS = 31
+
+
+def _tell_trackers_site_freeleech(hub: Hub) -> None:
+    # Trackers keep the windows in memory and check them against the clock per announce.
+    async def send() -> None:
+        await hub.redis.publish(invalidate.CHANNEL, json.dumps({"kind": "site_freeleech"}))
+
+    db.after_commit(send)
+
+
+async def start_site_freeleech(
+    hub: Hub,
+    admin: Viewer,
+    *,
+    ends_at: datetime,
+    starts_at: datetime | None = None,
+    double_upload: bool = False,
+    reason: str = "",
+) -> queries.SiteWindow:
+    """A site-wide freeleech window (and double upload if asked); administrators only."""
+    if not admin.is_admin:
+        raise TorrentError(403, "only administrators open site-wide freeleech")
+    now = datetime.now(UTC)
+    start = starts_at or now
+    for label, value in (("starts_at", start), ("ends_at", ends_at)):
+        if value.tzinfo is None:
+            raise TorrentError(400, f"{label} needs a time zone (e.g. 2030-01-01T00:00Z)", label)
+    if ends_at <= max(start, now):
+        raise TorrentError(400, "ends_at must be after the start and in the future", "ends_at")
+    if ends_at - start > timedelta(days=MAX_WINDOW_DAYS):
+        raise TorrentError(400, f"a window lasts at most {MAX_WINDOW_DAYS} days", "ends_at")
+    reason = (reason or "").strip()[:200]
+    async with db.transaction(hub.pool) as conn:
+        window = await queries.insert_site_window(
+            conn,
+            starts_at=start,
+            ends_at=ends_at,
+            double_upload=double_upload,
+            reason=reason,
+            created_by=admin.user_id,
+        )
+        await audit.record(
+            conn,
+            admin.user_id,
+            "site_freeleech.start",
+            "site_freeleech",
+            window.id,
+            window.payload(),
+        )
+        await events.append(conn, "site", "site_freeleech", {"started": window.payload()})
+        _tell_trackers_site_freeleech(hub)
+    return window
+
+
+async def end_site_freeleech(hub: Hub, admin: Viewer, window_id: int) -> queries.SiteWindow:
+    if not admin.is_admin:
+        raise TorrentError(403, "only administrators end site-wide freeleech")
+    async with db.transaction(hub.pool) as conn:
+        window = await queries.end_site_window(conn, window_id)
+        if window is None:
+            raise TorrentError(404, "no such current or upcoming window")
+        await audit.record(
+            conn,
+            admin.user_id,
+            "site_freeleech.end",
+            "site_freeleech",
+            window.id,
+            window.payload(),
+        )
+        await events.append(conn, "site", "site_freeleech", {"ended": window.payload()})
+        _tell_trackers_site_freeleech(hub)
+    return window

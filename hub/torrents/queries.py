@@ -557,3 +557,75 @@ async def browse(conn: asyncpg.Connection, f: BrowseFilters) -> tuple[list[Torre
 async def select_user_passkey(conn: asyncpg.Connection, user_id: UUID) -> str | None:
     value: str | None = await conn.fetchval("SELECT passkey FROM users WHERE id = $1", user_id)
     return value
+
+
+# --- site-wide freeleech windows ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteWindow:
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    is_double_upload: bool
+    reason: str
+    created_by_name: str | None
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat(),
+            "double_upload": self.is_double_upload,
+            "reason": self.reason,
+        }
+
+
+_WINDOW = """SELECT w.id, w.starts_at, w.ends_at, w.is_double_upload, w.reason,
+                    u.username::text AS created_by_name
+               FROM site_freeleech w LEFT JOIN users u ON u.id = w.created_by"""
+
+
+async def select_site_windows(conn: asyncpg.Connection) -> list[SiteWindow]:
+    """Current and upcoming windows, soonest first."""
+    rows = await conn.fetch(_WINDOW + " WHERE w.ends_at > now() ORDER BY w.starts_at, w.id")
+    return [SiteWindow(**dict(r)) for r in rows]
+
+
+async def insert_site_window(
+    conn: asyncpg.Connection,
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    double_upload: bool,
+    reason: str,
+    created_by: UUID | None,
+) -> SiteWindow:
+    window_id = await conn.fetchval(
+        """INSERT INTO site_freeleech (starts_at, ends_at, is_double_upload, reason, created_by)
+           VALUES ($1, $2, $3, $4, $5) RETURNING id""",
+        starts_at,
+        ends_at,
+        double_upload,
+        reason,
+        created_by,
+    )
+    row = await conn.fetchrow(_WINDOW + " WHERE w.id = $1", window_id)
+    return SiteWindow(**dict(row))
+
+
+async def end_site_window(conn: asyncpg.Connection, window_id: int) -> SiteWindow | None:
+    """End a current window now, or cancel an upcoming one (its row is deleted)."""
+    row = await conn.fetchrow(_WINDOW + " WHERE w.id = $1 AND w.ends_at > now()", window_id)
+    if row is None:
+        return None
+    window = SiteWindow(**dict(row))
+    if window.starts_at > datetime.now(window.starts_at.tzinfo):
+        await conn.execute("DELETE FROM site_freeleech WHERE id = $1", window_id)
+        return window
+    await conn.execute(
+        "UPDATE site_freeleech SET ends_at = greatest(now(), starts_at + interval '1 second') "
+        "WHERE id = $1",
+        window_id,
+    )
+    return window
