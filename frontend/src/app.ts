@@ -7,3 +7,4 @@ import "./settings";
 import "./chat";
 import "./notifications";
 import "./modqueue";
+import "./torrent";

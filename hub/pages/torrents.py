@@ -61,6 +61,9 @@ async def browse_page() -> Any:
 async def detail_page(torrent_id: int) -> Any:
     who = viewer()
     async with current_hub().pool.acquire() as conn:
+        # Read the stream position first: an event after it is replayed by the page's
+        # live client, so nothing between this read and the torrent's is lost.
+        seq = await queries.stream_seq(conn, actions.torrent_stream(torrent_id))
         t = await queries.select_torrent(conn, torrent_id)
         if t is None or not actions.can_see(who, t) or (t.is_deleted and not who.is_moderator):
             return await render_error(404, "There is no such torrent.")
@@ -84,6 +87,7 @@ async def detail_page(torrent_id: int) -> Any:
         history=history,
         links=metadata_provider.links(metadata_ids(t)),
         can_download=own or who.is_moderator or (t.is_approved and who.has("download")),
+        seq=seq,
     )
 
 

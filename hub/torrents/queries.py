@@ -629,3 +629,11 @@ async def end_site_window(conn: asyncpg.Connection, window_id: int) -> SiteWindo
         window_id,
     )
     return window
+
+
+async def stream_seq(conn: asyncpg.Connection, stream: str) -> int:
+    """The last event sequence of a live stream (0 if it has none yet)."""
+    value: int | None = await conn.fetchval(
+        "SELECT last_seq FROM event_streams WHERE stream = $1", stream
+    )
+    return value or 0

@@ -1,4 +1,5 @@
-"""In Chromium: a member uploads, a moderator approves, the member downloads with their passkey."""
+"""In Chromium: a member uploads, a moderator approves (the member's open page follows it
+live), and the member downloads the .torrent with their passkey in it."""
 
 from __future__ import annotations
 
@@ -85,6 +86,10 @@ async def test_member_uploads_moderator_approves_member_downloads_with_passkey(
     await mod_page.click("#approve-form button[type=submit]")
     await expect(mod_page.locator("#moderation-status")).to_have_text("Approved")
     await mod_ctx.close()
+
+    # The member's open page follows the torrent's stream: the approval shows without reload.
+    await expect(page.locator("#moderation-status")).to_have_text("Approved", timeout=10_000)
+    await expect(page.locator("#live-moderation")).to_contain_text("Approved just now")
 
     await page.goto(server.url("/torrents?q=" + title.split()[-1]))
     await expect(page.locator("#torrent-list")).to_contain_text(title)
