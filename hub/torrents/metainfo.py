@@ -90,6 +90,8 @@ def parse(data: bytes, *, max_bytes: int, max_files: int, source: str = "") -> M
         raise MetainfoError(
             "v2-only torrents are not accepted: create a hybrid (v1+v2) torrent instead"
         )
+    if not has_v1:
+        raise MetainfoError("missing info.pieces")
 
     v1_files, v1_total = _v1_files(info, name, max_files)
     payload = [f for f in v1_files if not f.is_padding]
@@ -161,6 +163,9 @@ def _decode(data: bytes) -> Any:
         raise MetainfoError("broken bencoding: a torrent starts with 'd' (a dictionary)")
     try:
         value = bencodepy.decode(data)
+    except TypeError:
+        # bencodepy used a list or dictionary as a dictionary key.
+        raise MetainfoError("broken bencoding: a dictionary key is not a string") from None
     except (bencodepy.DecodingError, ValueError, IndexError, RecursionError) as exc:
         raise MetainfoError(f"broken bencoding: {exc}") from None
     # bencodepy is lenient: it ignores trailing bytes and accepts "i01e", "i-0e" and repeated
@@ -169,6 +174,7 @@ def _decode(data: bytes) -> Any:
         again = bencodepy.encode(value)
     except bencodepy.EncodingError as exc:  # pragma: no cover - decode only yields encodables
         raise MetainfoError(f"broken bencoding: {exc}") from None
+    _check_keys(value)
     if len(again) != len(data):
         if data.startswith(again):
             raise MetainfoError(
@@ -176,6 +182,20 @@ def _decode(data: bytes) -> Any:
             )
         raise MetainfoError("broken bencoding: non-canonical integers or repeated dictionary keys")
     return value
+
+
+def _check_keys(value: Any, depth: int = 0) -> None:
+    """Dictionary keys must be byte strings (bencodepy accepts any value as a key)."""
+    if depth > 64:
+        raise MetainfoError("broken bencoding: nested more than 64 levels deep")
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if not isinstance(key, bytes):
+                raise MetainfoError("broken bencoding: a dictionary key is not a string")
+            _check_keys(child, depth + 1)
+    elif isinstance(value, list):
+        for child in value:
+            _check_keys(child, depth + 1)
 
 
 def _canonical(value: Any) -> Any:

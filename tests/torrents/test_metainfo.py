@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import OrderedDict
 
@@ -197,3 +198,40 @@ def test_announce_url_is_added_without_changing_the_info_hash() -> None:
     out = metainfo.with_announce(m.torrent_data, "http://t.example/announce/abc")
     assert bencodepy.decode(out)[b"announce"] == b"http://t.example/announce/abc"
     assert metainfo.info_hash_of(out) == m.info_hash
+
+
+def test_missing_pieces_is_refused() -> None:
+    info = v1_info()
+    del info[b"pieces"]
+    assert refused(torrent(info)) == "missing info.pieces"
+
+
+def test_integer_dictionary_key_is_refused() -> None:
+    assert "key is not a string" in refused(b"di1e1:a4:infod4:name1:aee")
+
+
+def test_absurd_nesting_is_refused() -> None:
+    assert "broken bencoding" in refused(b"d1:a" + b"l" * 3000 + b"e" * 3000 + b"e")
+
+
+def test_mangled_files_fail_only_with_a_metainfo_error() -> None:
+    import random
+
+    rng = random.Random(1234)
+    base = v1_torrent(files=[(["a"], 20000), (["b", "c"], 30000)])
+    hybrid, _root = hybrid_torrent()
+    for sample in (base, hybrid):
+        for _ in range(4000):
+            data = bytearray(sample)
+            for _ in range(rng.randint(1, 4)):
+                pos = rng.randrange(len(data))
+                choice = rng.random()
+                if choice < 0.4:
+                    data[pos] = rng.randrange(256)
+                elif choice < 0.7:
+                    del data[pos : pos + rng.randint(1, 8)]
+                else:
+                    data[pos:pos] = bytes(rng.choice(b"dlei0123456789:") for _ in range(3))
+            # Either accepted or refused with a message; never any other exception.
+            with contextlib.suppress(metainfo.MetainfoError):
+                parse(bytes(data))
