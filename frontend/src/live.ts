@@ -44,7 +44,7 @@ const STORAGE_KEY = "hub.live.seqs";
 const ACK_TIMEOUT_MS = 10_000;
 // A gap may just be two emits overtaking each other; ask the server only if it stays.
 const GAP_WAIT_MS = 400;
-const BUILTIN_EVENTS = new Set(["event", "resync", "catchup", "kicked"]);
+const BUILTIN_EVENTS = new Set(["event", "resync", "catchup", "kicked", "unsubscribed"]);
 
 const streams = new Map<string, StreamState>();
 const ephemeral = new Map<string, Set<(data: unknown) => void>>();
@@ -283,6 +283,13 @@ export function start(): void {
   socket.on("event", (event: LiveEvent) => onEvent(event));
   socket.on("resync", (data: { stream: string; last_seq: number }) => onResyncMessage(data));
   socket.on("catchup", () => void requestSubscribe([...streams.keys()]));
+  socket.on("unsubscribed", (data: { stream: string; error: string; message: string }) => {
+    // The member's rights changed and this stream is no longer theirs to follow.
+    const st = streams.get(data.stream);
+    if (!st) return;
+    streams.delete(data.stream);
+    for (const opts of st.options) opts.onError?.(data.error, data.message);
+  });
   socket.on("kicked", (data: { reason?: string }) => {
     stopped = true;
     setState("offline", `Signed out of live updates: ${data?.reason ?? "session ended"}.`);

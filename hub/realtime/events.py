@@ -41,6 +41,10 @@ def set_emitter(emitter: Any) -> None:
     _emitter = emitter
 
 
+def current_emitter() -> Any:
+    return _emitter
+
+
 async def append(conn: asyncpg.Connection, stream: str, kind: str, payload: dict[str, Any]) -> int:
     """Record an event on `stream` in the caller's transaction; returns its sequence."""
     seq: int = await conn.fetchval(

@@ -25,6 +25,7 @@ from hub.realtime import access, events, presence, resume, swarm_relay
 from hub.realtime.kick import CHANNEL as KICK_CHANNEL
 from hub.realtime.listeners import ChannelListener
 from hub.realtime.manager import HubRedisManager, speed_up_socket
+from hub.tracker import invalidate
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -56,6 +57,9 @@ def error(code: str, message: str, **extra: Any) -> Ack:
 class LiveConnection:
     sid: str
     viewer: policy.Viewer
+    # What the socket connected with, to check again when the member's rights change.
+    environ: dict[str, Any] = field(default_factory=dict, repr=False)
+    auth: Any = field(default=None, repr=False)
     streams: set[str] = field(default_factory=set)
     # key -> (tokens left, time of last refill)
     buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -118,7 +122,11 @@ class HubServer(socketio.AsyncServer):
         self.presence.start()
         self._listener = ChannelListener(
             hub.redis_url,
-            {KICK_CHANNEL: self._on_kick, swarm_relay.CHANNEL: self.relay.on_message},
+            {
+                KICK_CHANNEL: self._on_kick,
+                swarm_relay.CHANNEL: self.relay.on_message,
+                invalidate.CHANNEL: self._on_user_changed,
+            },
         )
         self._listener.start()
         self.live_started = True
@@ -159,6 +167,42 @@ class HubServer(socketio.AsyncServer):
             for sid, _eio_sid in list(self.manager.get_participants("/", room)):
                 await self.emit("kicked", {"reason": reason}, to=sid, ignore_queue=True)
                 await self.disconnect(sid, ignore_queue=True)
+
+    async def _on_user_changed(self, data: Any) -> None:
+        """A member's group, rights or standing changed: check their sockets here again.
+
+        Credentials that no longer pass end the socket; streams the member may no longer
+        follow are left, with `unsubscribed` telling the client which and why.
+        """
+        if not isinstance(data, dict) or data.get("kind") != "user":
+            return
+        room = f"member:{data.get('id')}"
+        for sid, _eio_sid in list(self.manager.get_participants("/", room)):
+            conn = self.connections.get(sid)
+            if conn is None:
+                continue
+            try:
+                viewer = await authenticate(self.hub, conn.environ, conn.auth)
+            except socketio.exceptions.ConnectionRefusedError as refused:
+                reason = str(refused.error_args.get("message", "signed out"))
+                await self.emit("kicked", {"reason": reason}, to=sid, ignore_queue=True)
+                await self.disconnect(sid, ignore_queue=True)
+                continue
+            conn.viewer = viewer
+            for stream in sorted(conn.streams):
+                code = await access.check_join(self.hub, self.stream_checks, viewer, stream)
+                if code is None:
+                    continue
+                conn.streams.discard(stream)
+                await self.leave_room(sid, stream)
+                if presence.tracked(stream) and self.presence is not None:
+                    await self.presence.leave(stream, sid)
+                await self.emit(
+                    "unsubscribed",
+                    {"stream": stream, "error": code, "message": access.ERROR_MESSAGES[code]},
+                    to=sid,
+                    ignore_queue=True,
+                )
 
     def _was_kicked(self, rooms: list[str]) -> bool:
         now = time.monotonic()
@@ -267,7 +311,7 @@ def _register_core(sio: HubServer, hub: Hub) -> None:
             raise socketio.exceptions.ConnectionRefusedError(
                 "Your session has ended; sign in again.", {"code": "session_invalid"}
             )
-        sio.connections[sid] = LiveConnection(sid, viewer)
+        sio.connections[sid] = LiveConnection(sid, viewer, environ, auth)
         speed_up_socket(sio, sid)
 
     @sio.event
@@ -464,5 +508,8 @@ async def stop(hub: Hub) -> None:
     sio = getattr(hub, "sio", None)
     if isinstance(sio, HubServer):
         await sio.stop_live()
-    events.set_emitter(None)
+        if events.current_emitter() is sio:
+            events.set_emitter(None)
+    elif isinstance(events.current_emitter(), socketio.AsyncRedisManager):
+        events.set_emitter(None)
 

@@ -299,3 +299,34 @@ async def test_subscribe_rejects_malformed_requests_precisely(server: Any, hub: 
         assert ack["streams"][f"user:{alice.id}"]["error"] == "invalid"
     finally:
         await client.close()
+
+
+async def test_demoted_moderator_is_taken_off_the_modqueue_at_once(server: Any, hub: Any) -> None:
+    from hub import policy
+
+    mod = await member(hub, "moderator")
+    sysop = await member(hub, "sysop")
+    actor = policy.Viewer(
+        user_id=sysop.id,
+        username=sysop.user.username,
+        group_slug="sysop",
+        level=300,
+        rights=frozenset(policy.RIGHTS),
+    )
+    client = LiveClient(token=mod.token)
+    await client.connect(server.base_url)
+    ack = await client.subscribe({"modqueue": None, f"user:{mod.id}": None})
+    assert ack["streams"]["modqueue"]["ok"]
+    await actions.set_user_group(hub, actor, mod.id, "member", ip=None)
+    await client.wait_for(lambda: any(e == "unsubscribed" for e, _ in client.ephemeral))
+    assert ("unsubscribed", {
+        "stream": "modqueue",
+        "error": "forbidden",
+        "message": "You may not follow this stream.",
+    }) in client.ephemeral
+    assert client.sio.connected, "still signed in: only the stream is gone"
+    assert hub.sio.viewer(client.sio.get_sid()).is_moderator is False
+    await append(hub, "modqueue", 1)
+    await append(hub, f"user:{mod.id}", 1)
+    await client.wait_for(lambda: client.seqs(f"user:{mod.id}") == [1])
+    assert client.raw_seqs("modqueue") == []
