@@ -24,6 +24,8 @@ from hub.torrents.metadata import provider as metadata_provider
 
 bp = Blueprint("api_torrents", __name__, url_prefix="/api/v1")
 
+STATUSES = ("approved", "pending", "postponed", "rejected", "any")
+
 READ = "torrents:read"
 WRITE = "torrents:write"
 MODERATE = "torrents:moderate"
@@ -142,6 +144,15 @@ def browse_filters_from_args() -> queries.BrowseFilters:
     order = request.args.get("order", "desc") or "desc"
     if order not in ("asc", "desc"):
         raise ApiError(400, "order must be asc or desc", "order")
+    status = request.args.get("status", "approved") or "approved"
+    if status not in STATUSES:
+        raise ApiError(400, f"status must be one of {', '.join(STATUSES)}", "status")
+    uploader = (request.args.get("uploader") or "").strip() or None
+    own_listing = uploader is not None and uploader.lower() == who.username.lower()
+    if status != "approved" and not (who.is_moderator or own_listing):
+        raise ApiError(
+            403, "only staff list unapproved torrents, except your own (uploader=you)", "status"
+        )
     category = request.args.get("category") or None
     category_id = None
     if category is not None:
@@ -150,7 +161,7 @@ def browse_filters_from_args() -> queries.BrowseFilters:
         category_id=category_id,
         tag=(request.args.get("tag") or "").strip().lower() or None,
         freeleech=request.args.get("freeleech") in ("1", "true", "on", "yes"),
-        uploader=(request.args.get("uploader") or "").strip() or None,
+        uploader=uploader,
         q=(request.args.get("q") or "").strip()[:200] or None,
         sort=sort,
         descending=order == "desc",
@@ -158,13 +169,15 @@ def browse_filters_from_args() -> queries.BrowseFilters:
         per_page=_int_arg("per_page", 50, 1, 100),
         reveal_anonymous=who.is_moderator,
         viewer_id=who.user_id,
+        status=status,
     )
 
 
 @bp.get("/torrents")
 @allow(Access.MEMBER, token_scope=READ)
 async def list_torrents() -> Any:
-    """Approved torrents: ?q, category, tag, freeleech, uploader, sort, order, page."""
+    """Approved torrents: ?q, category, tag, freeleech, uploader, sort, order, page;
+    `status` (pending, postponed, rejected, any) for staff, or with uploader=<yourself>."""
     f = browse_filters_from_args()
     who = viewer()
     async with current_hub().pool.acquire() as conn:

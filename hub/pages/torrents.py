@@ -32,7 +32,7 @@ async def browse_page() -> Any:
     try:
         f = browse_filters_from_args()
     except ApiError as exc:
-        return await render_error(400, exc.message)
+        return await render_error(exc.status, exc.message)
     async with current_hub().pool.acquire() as conn:
         rows, total = await queries.browse(conn, f)
         tags = await queries.select_shown_tags_for(conn, [t.id for t in rows])

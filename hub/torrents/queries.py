@@ -493,16 +493,21 @@ class BrowseFilters:
     # Staff may see the uploader behind an anonymous upload; members may not.
     reveal_anonymous: bool = False
     viewer_id: UUID | None = None
+    # 'approved' for everyone; other states (or 'any') only for staff or one's own uploads.
+    status: str = "approved"
 
 
 async def browse(conn: asyncpg.Connection, f: BrowseFilters) -> tuple[list[TorrentRow], int]:
     """Approved torrents matching the filters, and how many match in all."""
-    where = ["t.moderation_status = 'approved'", "NOT t.is_deleted"]
+    where = ["NOT t.is_deleted"]
     args: list[Any] = []
 
     def arg(value: Any) -> str:
         args.append(value)
         return f"${len(args)}"
+
+    if f.status != "any":
+        where.append(f"t.moderation_status = {arg(f.status)}")
 
     if f.category_id is not None:
         # A parent category includes its children.

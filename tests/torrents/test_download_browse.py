@@ -198,3 +198,29 @@ async def test_description_is_rendered_without_raw_html(
     assert "<script>alert(1)" not in page
     assert 'href="javascript:' not in page
     assert 'rel="nofollow noopener noreferrer"' in page
+
+
+async def test_members_list_their_own_pending_uploads_but_not_others(
+    hub: Any, server: Any, http: aiohttp.ClientSession
+) -> None:
+    member = await make_user(hub)
+    await login(http, member)
+    _s, body = await upload(http, v1_torrent(), await category_id(hub))
+    params = {"uploader": member.username, "status": "any"}
+    async with http.get("/api/v1/torrents", params=params) as r:
+        items = (await r.json())["items"]
+    assert [(t["id"], t["status"]) for t in items] == [(body["id"], "pending")]
+    async with http.get("/torrents", params=params) as r:
+        assert f"/torrents/{body['id']}" in await r.text()
+    other = await logged_in(server, await make_user(hub))
+    try:
+        async with other.get("/api/v1/torrents", params=params) as r:
+            assert r.status == 403
+    finally:
+        await other.close()
+    mod = await logged_in(server, await make_moderator(hub))
+    try:
+        async with mod.get("/api/v1/torrents", params={"status": "pending", "per_page": 100}) as r:
+            assert body["id"] in [t["id"] for t in (await r.json())["items"]]
+    finally:
+        await mod.close()
