@@ -87,6 +87,7 @@ class JobState:
     skipped_busy: int = 0
     skipped_done: int = 0
     failures: int = 0
+    failing_since: int = 0  # consecutive failed runs
     last_error: str | None = None
 
 
@@ -222,8 +223,13 @@ class Worker:
             raise
         except Exception as exc:
             state.failures += 1
+            state.failing_since += 1
             state.last_error = f"{type(exc).__name__}: {exc}"
-            log.exception("job %s failed for period %s", job.name, period.isoformat())
+            if state.failing_since == 1:
+                log.exception("job %s failed for period %s", job.name, period.isoformat())
+            else:  # the traceback was logged once; a down backend must not flood the log
+                log.warning("job %s failed again (%d in a row): %s", job.name,
+                            state.failing_since, state.last_error)
             await self.hub.pool.execute(
                 """UPDATE job_runs SET last_error = $2, last_failed_at = now(),
                           failure_count = failure_count + 1 WHERE name = $1""",
@@ -244,6 +250,7 @@ class Worker:
         )
         state.done_period = period
         state.runs += 1
+        state.failing_since = 0
         state.last_error = None
         # Quiet when a frequent job found nothing to do.
         level = logging.INFO if result and any(result.values()) else logging.DEBUG
