@@ -1,9 +1,13 @@
-"""`hub tracker`: the tracker role alone, on the ASGI server measured fastest for it.
+"""`hub tracker`: the tracker role alone, on the server measured fastest for it.
 
-The web role stays on Hypercorn. For announce traffic, bench/announce.py measured Granian,
-Uvicorn and Hypercorn on the same load (figures in docs/performance.md), and Granian won by a
-wide margin, so it is the default here. One worker process: the swarms live in its memory
-(shard by info_hash at the load balancer to use more cores, see DESIGN.md).
+The web role stays on Hypercorn. For announce traffic, bench/announce.py measured Granian
+(ASGI and RSGI), Uvicorn and Hypercorn on the same load (figures in docs/performance.md).
+Granian through its RSGI interface won, most clearly with a new connection per request (what
+most clients do), so it is the default. Its query string arrives as str, but Granian answers
+400 to any request target that is not ASCII, so encoding it back as latin-1 yields exactly the
+bytes the client sent: the hot path still parses bytes, with no lossy round trip.
+One worker process: the swarms live in its memory (shard by info_hash at the load balancer to
+use more cores, see DESIGN.md).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from hub.config import Settings
 log = logging.getLogger(__name__)
 
 SERVERS = ("granian", "granian-rsgi", "uvicorn", "hypercorn")
-DEFAULT_SERVER = "granian"
+DEFAULT_SERVER = "granian-rsgi"
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
