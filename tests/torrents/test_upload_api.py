@@ -156,3 +156,18 @@ async def test_anonymous_visitor_cannot_upload(http: aiohttp.ClientSession, hub:
     form.add_field("file", v1_torrent(), filename="x.torrent")
     async with http.post("/api/v1/torrents", data=form) as r:
         assert r.status in (401, 403)
+
+
+async def test_api_token_needs_the_write_scope_to_upload(hub: Any, server: Any) -> None:
+    from tests.factories import api_token, bearer
+
+    member = await make_user(hub)
+    cat = await category_id(hub)
+    async with aiohttp.ClientSession(base_url=server.base_url) as client:
+        for scopes, expected in ((["torrents:read"], 403), (["torrents:write"], 201)):
+            token = await api_token(hub, member, scopes)
+            form = aiohttp.FormData()
+            form.add_field("file", v1_torrent(), filename="x.torrent")
+            form.add_field("category_id", str(cat))
+            async with client.post("/api/v1/torrents", data=form, headers=bearer(token)) as r:
+                assert r.status == expected, await r.text()
