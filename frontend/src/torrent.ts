@@ -69,4 +69,24 @@ function init(): void {
   );
 }
 
+// The browse list tells its reader when torrents go live, without reshuffling the table.
+function initBrowse(): void {
+  const list = document.querySelector<HTMLElement>("#torrent-list");
+  const notice = document.querySelector<HTMLElement>("#new-torrents");
+  if (!list || !notice) return;
+  let count = 0;
+  subscribe("site", (event: LiveEvent) => {
+    if (event.kind !== "torrent_listed") return;
+    const id = Number(event.payload.id);
+    if (list.querySelector(`tr[data-torrent-id="${id}"]`)) return;
+    count += 1;
+    const link = notice.querySelector("a");
+    const text = notice.querySelector<HTMLElement>(".count");
+    if (text) text.textContent = count === 1 ? "1 new torrent" : `${count} new torrents`;
+    if (link) link.setAttribute("href", window.location.href);
+    notice.hidden = false;
+  });
+}
+
 init();
+initBrowse();
