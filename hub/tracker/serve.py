@@ -110,7 +110,7 @@ def serve_tracker(host: str, port: int, server: str = DEFAULT_SERVER) -> None:
     """Run the tracker role until SIGINT/SIGTERM; the accumulator is flushed on the way out."""
     if server == "granian-rsgi":
         from granian import Granian
-        from granian.constants import Interfaces
+        from granian.constants import HTTPModes, Interfaces
 
         Granian(
             "hub.tracker.serve:TrackerRSGI",
@@ -121,6 +121,9 @@ def serve_tracker(host: str, port: int, server: str = DEFAULT_SERVER) -> None:
             factory=True,
             log_access=False,
             backlog=4096,
+            # Trackers speak HTTP/1 only: skip detecting an HTTP/2 preface on every
+            # connection. The event loop is uvloop when installed (Granian's default choice).
+            http=HTTPModes.http1,
         ).serve()
     elif server == "granian":
         from granian import Granian
