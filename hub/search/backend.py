@@ -20,6 +20,7 @@ from uuid import UUID
 
 if TYPE_CHECKING:
     from hub.app import Hub
+    from hub.policy import Viewer
 
 T = TypeVar("T")
 
@@ -83,6 +84,12 @@ class Reader:
 
     level: int = 0
     is_staff: bool = False
+
+    @classmethod
+    def of(cls, viewer: Viewer) -> Reader:
+        """The reader a page's viewer is (anonymous visitors read level 0, no staff)."""
+        return cls(level=viewer.level if viewer.is_authenticated else 0,
+                   is_staff=viewer.is_moderator)
 
 
 class SearchBackend(Protocol):

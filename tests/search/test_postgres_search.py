@@ -127,3 +127,15 @@ async def test_forum_posts_are_found_only_where_the_reader_may_read(hub: Any) ->
 async def test_the_hub_uses_postgres_search_unless_meilisearch_is_configured(hub: Any) -> None:
     assert search.backend(hub).name == "postgres"
     assert search.backend(hub) is search.backend(hub)
+
+
+def test_a_reader_is_derived_from_the_viewer() -> None:
+    from uuid import uuid4
+
+    from hub.policy import Viewer
+
+    assert Reader.of(Viewer()) == Reader(0, False)
+    member = Viewer(user_id=uuid4(), level=20, rights=frozenset({"download"}))
+    assert Reader.of(member) == Reader(20, False)
+    mod = Viewer(user_id=uuid4(), level=100, rights=frozenset({"moderate"}))
+    assert Reader.of(mod) == Reader(100, True)
