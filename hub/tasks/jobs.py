@@ -51,6 +51,8 @@ JOBS: list[Job] = [
         "recount uploads and snatches per member"),
     Job("ratio_enforcement", Daily(3, 45), ratio.enforce_ratio,
         "move members below their group's minimum ratio to Leech, and back"),
+    Job("class_promotion", Daily(3, 50), ratio.promote_classes,
+        "promote members up the class ladder (Power User, Elite, Torrent Master)"),
     Job("hit_and_run", Daily(4, 15), hnr.check_hit_and_runs,
         "flag and warn completed downloads not seeded long enough"),
     Job("chat_archive", Weekly(0, 4, 30), cleanup.archive_chat,

@@ -160,3 +160,64 @@ async def _move(
         conn, row["id"], kind, {"ratio": ratio, "min_ratio": str(row["min_ratio"])}
     )
     invalidate.user_changed(ctx.hub.redis, row["id"])
+
+
+PROMOTION = "user.class_promotion"
+
+
+async def promote_classes(ctx: JobContext) -> JobResult:
+    """Promote members up the class ladder (Member -> Power User -> Elite -> Torrent Master).
+
+    The ladder is every group with `promote_min_uploaded` set; each also names a minimum
+    ratio, account age and number of uploads. A member of Member or of a ladder group moves
+    to the highest ladder group whose thresholds they all meet, when it is above their own.
+    Never down (the ratio job does that), and never out of a group staff gave by hand (VIP,
+    Uploader, Leech, staff...). Audited as `user.class_promotion`, notified, tracker told.
+    """
+    promoted = 0
+    async with db.transaction(ctx.pool) as conn:
+        rows = await conn.fetch(
+            """WITH ladder AS (
+                   SELECT id, slug, level, promote_min_uploaded, promote_min_ratio,
+                          promote_min_age, promote_min_uploads
+                     FROM user_groups WHERE promote_min_uploaded IS NOT NULL
+               ), candidates AS (
+                   SELECT u.id, u.group_id, cur.slug, cur.level, s.ratio, s.uploaded,
+                          (SELECT l.id FROM ladder l
+                            WHERE s.uploaded >= l.promote_min_uploaded
+                              AND (s.ratio IS NULL OR s.ratio >= coalesce(l.promote_min_ratio, 0))
+                              AND u.created_at <= now() - coalesce(l.promote_min_age, '0 s')
+                              AND s.torrents_uploaded >= coalesce(l.promote_min_uploads, 0)
+                            ORDER BY l.level DESC LIMIT 1) AS to_id
+                     FROM users u
+                     JOIN user_groups cur ON cur.id = u.group_id
+                     JOIN user_statistics s ON s.user_id = u.id
+                    WHERE (cur.slug = 'member' OR cur.id IN (SELECT id FROM ladder))
+                      AND NOT u.is_banned AND NOT u.is_disabled
+               )
+               SELECT c.id, c.group_id, c.slug, c.ratio, c.uploaded, l.id AS to_id,
+                      l.slug AS to_slug
+                 FROM candidates c JOIN ladder l ON l.id = c.to_id
+                WHERE l.level > c.level"""
+        )
+        for row in rows:
+            locked = await conn.fetchval(
+                "SELECT group_id FROM users WHERE id = $1 FOR UPDATE SKIP LOCKED", row["id"]
+            )
+            if locked != row["group_id"]:
+                continue  # changed (or being changed) meanwhile: next run decides
+            await conn.execute(
+                "UPDATE users SET group_id = $2 WHERE id = $1", row["id"], row["to_id"]
+            )
+            ratio = None if row["ratio"] is None else str(row["ratio"])
+            await audit.record(
+                conn, None, PROMOTION, "user", row["id"],
+                {"from_group": row["slug"], "to_group": row["to_slug"], "ratio": ratio,
+                 "uploaded": row["uploaded"]},
+            )
+            await notifications.notify(
+                conn, row["id"], "class_promoted", {"group": row["to_slug"]}
+            )
+            invalidate.user_changed(ctx.hub.redis, row["id"])
+            promoted += 1
+    return {"promoted": promoted}

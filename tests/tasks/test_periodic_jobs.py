@@ -306,3 +306,40 @@ async def test_upload_and_snatch_counters_are_recounted_from_their_tables(hub: A
         "SELECT torrents_uploaded, torrents_snatched FROM user_statistics WHERE user_id = $1",
         user.id)
     assert (row["torrents_uploaded"], row["torrents_snatched"]) == (2, 1)
+
+
+async def test_members_climb_the_class_ladder_when_they_meet_every_threshold(hub: Any) -> None:
+    async def aged(group: str, days: int, up_gib: int, down_gib: int, uploads: int) -> Any:
+        user = await make_user(hub, group)
+        await hub.pool.execute(
+            "UPDATE users SET created_at = now() - make_interval(days => $2) WHERE id = $1",
+            user.id, days)
+        await _stats(hub, user.id, up=up_gib * GIB, down=down_gib * GIB)
+        await hub.pool.execute(
+            "UPDATE user_statistics SET torrents_uploaded = $2 WHERE user_id = $1",
+            user.id, uploads)
+        return user
+
+    power = await aged("member", 30, 30, 10, 0)        # 30 GiB, ratio 3, 30 days
+    elite = await aged("member", 40, 200, 100, 12)     # 200 GiB, ratio 2, 12 uploads
+    too_new = await aged("member", 3, 30, 10, 0)       # not 14 days old yet
+    uploader = await aged("uploader", 400, 900, 10, 80)  # a hand-given class stays
+
+    result = await ratio.promote_classes(context(hub))
+
+    assert await _group(hub, power.id) == "power_user"
+    assert await _group(hub, elite.id) == "elite"
+    assert await _group(hub, too_new.id) == "member"
+    assert await _group(hub, uploader.id) == "uploader"
+    assert result is not None and result["promoted"] >= 2
+    audit = await hub.pool.fetchrow(
+        "SELECT details FROM audit_logs WHERE action = 'user.class_promotion' AND target_id = $1",
+        str(elite.id))
+    assert audit["details"]["from_group"] == "member" and audit["details"]["to_group"] == "elite"
+    assert await hub.pool.fetchval(
+        "SELECT kind FROM notifications WHERE user_id = $1", power.id) == "class_promoted"
+
+    await ratio.promote_classes(context(hub))  # nothing more to do for them
+    assert await hub.pool.fetchval(
+        "SELECT count(*) FROM audit_logs WHERE action = 'user.class_promotion' AND target_id = $1",
+        str(power.id)) == 1
