@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import socketio
 
@@ -274,13 +275,34 @@ def _kick_rooms(viewer: policy.Viewer) -> list[str]:
     return rooms
 
 
+def _origin_checker(hub: Hub) -> Any:
+    site = urlsplit(hub.settings.base_url)
+    site_origin = f"{site.scheme}://{site.netloc}"
+
+    def allowed(origin: str | None, environ: dict[str, Any] | None = None) -> bool:
+        if not origin:
+            return True
+        env = environ or {}
+        origins = {site_origin}
+        host = env.get("HTTP_HOST")
+        if host:
+            origins.add(f"{env.get('wsgi.url_scheme', 'http')}://{host}")
+            proto = env.get("HTTP_X_FORWARDED_PROTO")
+            if proto:
+                origins.add(f"{proto.split(',')[0].strip()}://{host}")
+        return origin in origins
+
+    return allowed
+
+
 def create_sio(hub: Hub) -> HubServer:
     sio = HubServer(
         hub,
         async_mode="asgi",
         transports=["websocket"],
-        # Same-origin pages only; third-party clients are not browsers and send no Origin.
-        cors_allowed_origins=[],
+        # Browsers send Origin on the websocket handshake: only the site's own pages may
+        # connect (no cross-site websocket hijacking). Non-browser clients send none.
+        cors_allowed_origins=_origin_checker(hub),
         ping_interval=25,
         ping_timeout=20,
         max_http_buffer_size=64 * 1024,

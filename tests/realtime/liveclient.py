@@ -113,8 +113,10 @@ class LiveClient:
             # A gap: ask the log for what is missing (the server replays after `last`).
             self._spawn(self.subscribe({stream: last}))
 
-    async def connect(self, url: str, **kwargs: Any) -> None:
-        headers = {"Cookie": f"hub_session={self.cookie}"} if self.cookie else {}
+    async def connect(self, url: str, headers: dict[str, str] | None = None, **kwargs: Any) -> None:
+        headers = dict(headers or {})
+        if self.cookie:
+            headers["Cookie"] = f"hub_session={self.cookie}"
         await self.sio.connect(
             url,
             transports=["websocket"],

@@ -330,3 +330,15 @@ async def test_demoted_moderator_is_taken_off_the_modqueue_at_once(server: Any, 
     await append(hub, f"user:{mod.id}", 1)
     await client.wait_for(lambda: client.seqs(f"user:{mod.id}") == [1])
     assert client.raw_seqs("modqueue") == []
+
+
+async def test_pages_of_other_sites_cannot_open_a_socket_with_the_members_cookie(
+    server: Any, hub: Any
+) -> None:
+    alice = await member(hub)
+    evil = LiveClient(cookie=alice.token)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await evil.connect(server.base_url, headers={"Origin": "https://evil.example"})
+    own = LiveClient(cookie=alice.token)
+    await own.connect(server.base_url, headers={"Origin": server.base_url})
+    assert own.sio.connected
