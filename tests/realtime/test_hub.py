@@ -342,3 +342,28 @@ async def test_pages_of_other_sites_cannot_open_a_socket_with_the_members_cookie
     own = LiveClient(cookie=alice.token)
     await own.connect(server.base_url, headers={"Origin": server.base_url})
     assert own.sio.connected
+
+
+async def test_events_from_a_process_without_the_web_role_reach_sockets(
+    server: Any, hub: Any, settings: Any
+) -> None:
+    """A worker has no Socket.IO server: its events go out through a write-only manager."""
+    from hub.app import Hub
+    from hub.realtime import events
+
+    alice = await member(hub)
+    stream = f"user:{alice.id}"
+    client = LiveClient(token=alice.token)
+    await client.connect(server.base_url)
+    await client.subscribe({stream: None})
+    saved_emitter = events.current_emitter()
+    worker = Hub(settings, frozenset(), migrate_on_start=False)
+    await worker.start()  # events are module-wide: the in-process site is restored below
+    try:
+        assert isinstance(events.current_emitter(), socketio.AsyncRedisManager)
+        await append(worker, stream, 2)
+    finally:
+        await worker.stop()
+        events.configure(hub)
+        events.set_emitter(saved_emitter)
+    await client.wait_for(lambda: client.seqs(stream) == [1, 2])
