@@ -410,8 +410,9 @@ def main() -> int:
         print(f"seeded {TORRENTS:,} torrents, {MEMBERS:,} members, {len(world.peers):,} peers "
               f"in {time.monotonic() - t0:.1f} s")
 
-        servers = ["granian", "granian-rsgi", "uvicorn", "hypercorn"] if args.compare_servers \
-            else (args.server or DEFAULT_SERVER).split(",")
+        every = [DEFAULT_SERVER] + [s for s in ("granian", "granian-rsgi", "uvicorn", "hypercorn")
+                                    if s != DEFAULT_SERVER]
+        servers = every if args.compare_servers else (args.server or DEFAULT_SERVER).split(",")
         env = {**os.environ, "HUB_DATABASE_URL": dsn, "HUB_REDIS_URL": redis_url,
                "HUB_VAR_DIR": str(work / "hubvar"), "HUB_SECRET_KEY": "bench",
                "HUB_ANNOUNCE_MIN_INTERVAL": "0"}

@@ -151,7 +151,7 @@ class Tracker:
             self._credit(torrent, peer, key, uploaded, downloaded, left, now, event_name, ip,
                          port, agent)
             swarm.remove(peer_id)
-            self.accumulator.entry(key).removed = True
+            self.accumulator.entry(key).removed = True  # after _credit: its state is kept
             self.dirty.add(torrent.id)
             return self._reply(torrent, swarm, b"", b"", warning)
 
@@ -278,7 +278,9 @@ class Tracker:
             for pid in stale:
                 peer = swarm.remove(pid)
                 if peer is not None:
-                    self.accumulator.entry((peer.user.id, torrent_id, pid)).removed = True
+                    delta = self.accumulator.entry((peer.user.id, torrent_id, pid))
+                    delta.removed = True
+                    delta.last_at = delta.last_at or peer.last
                     removed += 1
             if stale:
                 self.dirty.add(torrent_id)

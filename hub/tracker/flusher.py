@@ -136,44 +136,36 @@ async def _write_peers(conn: asyncpg.Connection, deltas: list[tuple[Any, Any]]) 
         )
     if not live:
         return
-    cols = (
-        [k[1] for k, _ in live], [k[0] for k, _ in live], [k[2] for k, _ in live],
-        [d.ip4 for _, d in live], [d.ip6 for _, d in live], [d.port for _, d in live],
-        [d.uploaded for _, d in live], [d.downloaded for _, d in live],
-        [d.left for _, d in live], [d.seeder for _, d in live],
-        [d.agent for _, d in live], [d.last_at for _, d in live],
+    # Rows go in by binary COPY into a session temp table, then one UPDATE and one INSERT
+    # read it. Passing 100,000-element arrays as parameters instead spent over a second in
+    # asyncpg's per-element container checks (abc isinstance calls) before Postgres saw them.
+    await conn.execute(_PEER_BATCH)
+    await conn.copy_records_to_table(
+        "tracker_peer_batch",
+        records=[(k[1], k[0], k[2], d.ip4, d.ip6, d.port, d.uploaded, d.downloaded, d.left,
+                  d.seeder, d.agent[:256] if d.agent else None, float(d.last_at))
+                 for k, d in live],
     )
     # Most peers already have a row: a plain UPDATE is cheaper than INSERT ... ON CONFLICT
     # (no speculative index insertion), and without an index on the changed columns it is a
-    # HOT update (migration 0031). Rows it did not find are inserted below.
-    updated = await conn.fetch(
+    # HOT update (migration 0031). Rows it did not find are inserted next.
+    await conn.execute(
         """UPDATE peers p SET
-               ip = coalesce(d.ip::inet, p.ip), ipv6 = coalesce(d.ip6::inet, p.ipv6),
+               ip = coalesce(d.ip, p.ip), ipv6 = coalesce(d.ip6, p.ipv6),
                port = d.port, uploaded = d.up, downloaded = d.down, left_bytes = d.lft,
-               is_seeder = d.seeder, user_agent = left(d.ua, 256),
-               last_announce_at = to_timestamp(d.at)
-             FROM unnest($1::bigint[], $2::uuid[], $3::bytea[], $4::text[], $5::text[],
-                         $6::int[], $7::bigint[], $8::bigint[], $9::bigint[],
-                         $10::bool[], $11::text[], $12::float8[])
-                  AS d(t, u, pid, ip, ip6, port, up, down, lft, seeder, ua, at)
-            WHERE p.torrent_id = d.t AND p.user_id = d.u AND p.peer_id = d.pid
-        RETURNING p.torrent_id, p.user_id, p.peer_id""",
-        *cols,
+               is_seeder = d.seeder, user_agent = d.ua, last_announce_at = to_timestamp(d.at)
+             FROM tracker_peer_batch d
+            WHERE p.torrent_id = d.t AND p.user_id = d.u AND p.peer_id = d.pid"""
     )
-    if len(updated) == len(live):
-        return
-    found = {(r["user_id"], r["torrent_id"], bytes(r["peer_id"])) for r in updated}
-    idx = [i for i, (k, _) in enumerate(live) if k not in found]
     await conn.execute(
         """INSERT INTO peers (torrent_id, user_id, peer_id, ip, ipv6, port, uploaded,
                               downloaded, left_bytes, is_seeder, user_agent,
                               last_announce_at)
-           SELECT t, u, pid, ip::inet, ip6::inet, port, up, down, lft, seeder,
-                  left(ua, 256), to_timestamp(at)
-             FROM unnest($1::bigint[], $2::uuid[], $3::bytea[], $4::text[], $5::text[],
-                         $6::int[], $7::bigint[], $8::bigint[], $9::bigint[],
-                         $10::bool[], $11::text[], $12::float8[])
-                  AS d(t, u, pid, ip, ip6, port, up, down, lft, seeder, ua, at)
+           SELECT t, u, pid, ip, ip6, port, up, down, lft, seeder, ua, to_timestamp(at)
+             FROM tracker_peer_batch d
+            WHERE NOT EXISTS (SELECT 1 FROM peers p
+                               WHERE p.torrent_id = d.t AND p.user_id = d.u
+                                 AND p.peer_id = d.pid)
            ON CONFLICT (torrent_id, user_id, peer_id) DO UPDATE SET
                ip = coalesce(EXCLUDED.ip, peers.ip),
                ipv6 = coalesce(EXCLUDED.ipv6, peers.ipv6),
@@ -183,9 +175,21 @@ async def _write_peers(conn: asyncpg.Connection, deltas: list[tuple[Any, Any]]) 
                left_bytes = EXCLUDED.left_bytes,
                is_seeder = EXCLUDED.is_seeder,
                user_agent = EXCLUDED.user_agent,
-               last_announce_at = EXCLUDED.last_announce_at""",
-        *([c[i] for i in idx] for c in cols),
+               last_announce_at = EXCLUDED.last_announce_at"""
     )
+
+
+_PEER_BATCH = """
+    CREATE TEMP TABLE IF NOT EXISTS tracker_peer_batch (
+        t bigint, u uuid, pid bytea, ip inet, ip6 inet, port int, up bigint, down bigint,
+        lft bigint, seeder bool, ua text, at float8
+    ) ON COMMIT DELETE ROWS"""
+
+_HISTORY_BATCH = """
+    CREATE TEMP TABLE IF NOT EXISTS tracker_history_batch (
+        u uuid, t bigint, up bigint, down bigint, cup bigint, cdown bigint, st bigint,
+        lt bigint, active bool, seeder bool, at float8, done float8
+    ) ON COMMIT DELETE ROWS"""
 
 
 async def _write_snatches(
@@ -231,9 +235,13 @@ async def _write_history(conn: asyncpg.Connection, deltas: list[tuple[Any, Any]]
             row[8] = max(row[8], d.last_at)
             row[9] = row[9] or d.completed_at
     keys = sorted(agg, key=_pair_order)
-    cols: list[list[Any]] = [[k[0] for k in keys], [k[1] for k in keys],
-            *([list(c) for c in zip(*(agg[k] for k in keys), strict=True)])]
-    updated = await conn.fetch(
+    await conn.execute(_HISTORY_BATCH)
+    await conn.copy_records_to_table(
+        "tracker_history_batch",
+        records=[(k[0], k[1], *agg[k][:8], float(agg[k][8]),
+                  float(agg[k][9]) if agg[k][9] is not None else None) for k in keys],
+    )
+    await conn.execute(
         """UPDATE torrent_history h SET
                uploaded = h.uploaded + d.up,
                downloaded = h.downloaded + d.down,
@@ -245,18 +253,9 @@ async def _write_history(conn: asyncpg.Connection, deltas: list[tuple[Any, Any]]
                is_seeder = d.seeder,
                last_announce_at = greatest(h.last_announce_at, to_timestamp(d.at)),
                completed_at = coalesce(h.completed_at, to_timestamp(d.done))
-             FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
-                         $6::bigint[], $7::bigint[], $8::bigint[], $9::bool[], $10::bool[],
-                         $11::float8[], $12::float8[])
-                  AS d(u, t, up, down, cup, cdown, st, lt, active, seeder, at, done)
-            WHERE h.user_id = d.u AND h.torrent_id = d.t
-        RETURNING h.user_id, h.torrent_id""",
-        *cols,
+             FROM tracker_history_batch d
+            WHERE h.user_id = d.u AND h.torrent_id = d.t"""
     )
-    if len(updated) == len(keys):
-        return
-    found = {(r["user_id"], r["torrent_id"]) for r in updated}
-    idx = [i for i, k in enumerate(keys) if k not in found]
     await conn.execute(
         """INSERT INTO torrent_history (user_id, torrent_id, uploaded, downloaded,
                                         credited_uploaded, credited_downloaded,
@@ -265,10 +264,9 @@ async def _write_history(conn: asyncpg.Connection, deltas: list[tuple[Any, Any]]
                                         completed_at)
            SELECT u, t, up, down, cup, cdown, st, lt, active, seeder, to_timestamp(at),
                   to_timestamp(at), to_timestamp(done)
-             FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
-                         $6::bigint[], $7::bigint[], $8::bigint[], $9::bool[], $10::bool[],
-                         $11::float8[], $12::float8[])
-                  AS d(u, t, up, down, cup, cdown, st, lt, active, seeder, at, done)
+             FROM tracker_history_batch d
+            WHERE NOT EXISTS (SELECT 1 FROM torrent_history h
+                               WHERE h.user_id = d.u AND h.torrent_id = d.t)
            ON CONFLICT (user_id, torrent_id) DO UPDATE SET
                uploaded = torrent_history.uploaded + EXCLUDED.uploaded,
                downloaded = torrent_history.downloaded + EXCLUDED.downloaded,
@@ -282,8 +280,7 @@ async def _write_history(conn: asyncpg.Connection, deltas: list[tuple[Any, Any]]
                is_seeder = EXCLUDED.is_seeder,
                last_announce_at = greatest(torrent_history.last_announce_at,
                                            EXCLUDED.last_announce_at),
-               completed_at = coalesce(torrent_history.completed_at, EXCLUDED.completed_at)""",
-        *([c[i] for i in idx] for c in cols),
+               completed_at = coalesce(torrent_history.completed_at, EXCLUDED.completed_at)"""
     )
 
 
