@@ -239,14 +239,14 @@ async def authenticate(hub: Hub, environ: dict[str, Any], auth: Any) -> policy.V
     reason: str | None
     if token:
         if token.startswith(accounts_actions.API_TOKEN_PREFIX):
-            viewer, reason = await accounts_auth._resolve_api_token(hub, token)
+            viewer, reason = await accounts_auth.resolve_api_token(hub, token)
             if viewer is not None and LIVE_TOKEN_SCOPE not in viewer.token_scopes:
                 raise refuse(
                     f"This API token lacks the '{LIVE_TOKEN_SCOPE}' scope.",
                     {"code": "token_scope"},
                 )
         else:
-            viewer, reason = await accounts_auth._resolve_session(hub, token, None)
+            viewer, reason = await accounts_auth.resolve_session_token(hub, token)
         if viewer is None:
             message = reason or "this token is not valid (expired, revoked or mistyped)"
             raise refuse(_sentence(message), {"code": "token_invalid"})
@@ -254,7 +254,7 @@ async def authenticate(hub: Hub, environ: dict[str, Any], auth: Any) -> policy.V
         cookie = _cookie(environ, SESSION_COOKIE)
         if cookie is None:
             raise refuse("Sign in to get live updates.", {"code": "unauthenticated"})
-        viewer, reason = await accounts_auth._resolve_session(hub, cookie, None)
+        viewer, reason = await accounts_auth.resolve_session_token(hub, cookie)
         if viewer is None:
             message = reason or "your session has ended; sign in again"
             raise refuse(_sentence(message), {"code": "session_invalid"})
