@@ -84,8 +84,11 @@ class TrackerService:
         self._tasks.append(asyncio.create_task(self._resolve_misses()))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        # Under the flush lock, so a flush in progress finishes (or fails and merges back)
+        # before its loop is cancelled: a cancelled flush would lose the batch it holds.
+        async with self._flush_lock:
+            for task in self._tasks:
+                task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         for _ in range(3):
