@@ -367,3 +367,38 @@ async def test_events_from_a_process_without_the_web_role_reach_sockets(
         events.configure(hub)
         events.set_emitter(saved_emitter)
     await client.wait_for(lambda: client.seqs(stream) == [1, 2])
+
+
+async def test_member_banned_by_an_admin_is_dropped_at_once_and_cannot_reconnect(
+    server: Any, hub: Any
+) -> None:
+    from hub.accounts import auth
+
+    admin = await member(hub, "administrator")
+    admin_viewer = await auth.viewer_for_session_token(hub, admin.token)
+    assert admin_viewer is not None and admin_viewer.is_admin
+    alice = await member(hub)
+    client = LiveClient(cookie=alice.token)
+    await client.connect(server.base_url)
+    await client.subscribe({f"user:{alice.id}": None})
+    client.sio.reconnection = False
+    # A socket opened with an API token has no session: the member-wide kick drops it.
+    scripted = LiveClient(token=await api_token(hub, alice.user, ["live"]))
+    await scripted.connect(server.base_url)
+    scripted.sio.reconnection = False
+    await actions.ban_user(hub, admin_viewer, alice.id, reason="ratio cheat", ip=None)
+    await asyncio.wait_for(client.disconnected.wait(), timeout=3)
+    # ban_user revokes the sessions (kick "session revoked") before it blocks the member
+    # (kick "account banned"); whichever reaches the socket first is the reason it shows.
+    assert client.kicked is not None
+    assert client.kicked["reason"] in ("session revoked", "account banned")
+    assert not client.sio.connected
+    await asyncio.wait_for(scripted.disconnected.wait(), timeout=3)
+    assert scripted.kicked == {"reason": "account banned"}
+    again = LiveClient(cookie=alice.token)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await again.connect(server.base_url)
+    assert again.refusal == {
+        "message": "This account is banned.",
+        "data": {"code": "session_invalid"},
+    }
