@@ -14,14 +14,18 @@ run: install frontend
 test: install frontend browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: install
+lint: install frontend
 	$(BIN)/ruff check hub tests bench
 	$(BIN)/mypy
+	cd frontend && npm run typecheck
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "hub needs Python 3.11 or newer (set PYTHON=python3.12 etc.)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
+	  { echo "could not create .venv: on Debian install the python3-venv package"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
@@ -40,9 +44,12 @@ browser:
 	@test -x $(CHROMIUM) || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "Chromium is missing: install Debian's 'chromium' package for the browser tests"; fi; }
+	  else echo "Chromium is missing: install Debian's 'chromium' package (the browser tests need it)"; exit 1; fi; }
 
-bench: install
+# The announce load generator is C (bench/loadgen.c): it needs a C compiler.
+bench: install frontend
+	@command -v cc >/dev/null || command -v gcc >/dev/null || \
+	  { echo "make bench needs a C compiler (Debian: apt-get install gcc)"; exit 1; }
 	$(BIN)/python -m bench.announce
 	$(BIN)/python -m bench.realtime
 

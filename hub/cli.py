@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -18,7 +19,13 @@ def _serve(roles: frozenset[str], host: str, port: int) -> None:
 
     from hub.app import create_app
 
-    app = create_app(Settings.from_env(), roles)
+    overrides: dict[str, object] = {}
+    if not os.environ.get("HUB_BASE_URL"):
+        # Links, announce URLs and the websocket origin check follow --host/--port.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        overrides["base_url"] = f"http://{shown}:{port}"
+    settings = Settings.from_env(**overrides)
+    app = create_app(settings, roles)
     config = Config()
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
@@ -29,9 +36,41 @@ def _serve(roles: frozenset[str], host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(app, config, shutdown_trigger=stop.wait)
+        server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
+        await _announce_when_up(server, settings, host, port, "web" in roles)
+        await server
 
     asyncio.run(main())
+
+
+async def _announce_when_up(
+    server: asyncio.Task[None], settings: Settings, host: str, port: int, web: bool
+) -> None:
+    """Print where the site is and how to log in, once it answers (after the startup logs)."""
+    probe = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    for _ in range(600):
+        if server.done():
+            return
+        try:
+            _reader, writer = await asyncio.open_connection(probe, port)
+            writer.close()
+            break
+        except OSError:
+            await asyncio.sleep(0.1)
+    if not web:
+        return
+    password_hint = (
+        "the password in HUB_ADMIN_PASSWORD"
+        if settings.admin_password
+        else "the password printed when the admin was first created"
+    )
+    print(
+        f"\n  {settings.site_name} is running at {settings.base_url}\n"
+        f"  Log in at {settings.base_url}/login as 'admin' with {password_hint}.\n"
+        "  Lost it? Another sysop account: "
+        "hub create-user NAME EMAIL --password PASSWORD --group sysop\n",
+        flush=True,
+    )
 
 
 def _worker() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 
@@ -108,10 +108,34 @@ class Settings:
             max_torrent_file_bytes=_int("HUB_MAX_TORRENT_BYTES", 10 * 1024 * 1024),
             torrent_source=os.environ.get("HUB_TORRENT_SOURCE", site_name),
         )
+        _read_tunables(cls, values)
         if values["registration"] not in ("open", "invite"):
             raise ValueError("HUB_REGISTRATION must be 'open' or 'invite'")
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _read_tunables(cls: type[Settings], values: dict[str, object]) -> None:
+    """Every other field can be set as HUB_<FIELD NAME>, parsed like its default."""
+    for f in fields(cls):
+        raw = os.environ.get(f"HUB_{f.name.upper()}")
+        if raw is None or f.name in values:
+            continue
+        default: object = f.default
+        if default is MISSING and f.default_factory is not MISSING:
+            default = f.default_factory()
+        if isinstance(default, bool):
+            values[f.name] = _bool(f"HUB_{f.name.upper()}", default)
+        elif isinstance(default, int):
+            values[f.name] = int(raw)
+        elif isinstance(default, float):
+            values[f.name] = float(raw)
+        elif isinstance(default, tuple):
+            parts = [p.strip() for p in raw.split(",") if p.strip()]
+            is_ports = f.name.endswith("ports")
+            values[f.name] = tuple(int(p) for p in parts) if is_ports else tuple(parts)
+        else:
+            values[f.name] = raw
 
 
 def _persistent_secret(var_dir: Path) -> str:

