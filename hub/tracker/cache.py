@@ -6,10 +6,13 @@ Entries are updated in place so the swarm's references to a user stay valid.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from uuid import UUID
 
 import asyncpg
+
+_SLICE = 5000
 
 USER_COLUMNS = """
     SELECT u.id, u.passkey, u.is_banned, u.is_disabled, g.can_download, g.max_download_slots
@@ -111,8 +114,16 @@ class Caches:
 
     # --- loading -------------------------------------------------------------------------
     async def load_all(self, conn: asyncpg.Connection) -> None:
-        self.apply_users(await conn.fetch(USER_COLUMNS))
-        self.apply_torrents(await conn.fetch(TORRENT_COLUMNS))
+        # Applied in slices with a yield between them: on a large site a full reload must
+        # not hold the event loop (and every announce waiting on it) for seconds.
+        users = await conn.fetch(USER_COLUMNS)
+        for i in range(0, len(users), _SLICE):
+            self.apply_users(users[i:i + _SLICE])
+            await asyncio.sleep(0)
+        torrents = await conn.fetch(TORRENT_COLUMNS)
+        for i in range(0, len(torrents), _SLICE):
+            self.apply_torrents(torrents[i:i + _SLICE])
+            await asyncio.sleep(0)
         await self.load_site_windows(conn)
 
     async def load_site_windows(self, conn: asyncpg.Connection) -> None:

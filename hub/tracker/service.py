@@ -61,12 +61,18 @@ class TrackerService:
         self.before_commit: Callable[[], Awaitable[None]] | None = None
         self.flushes = 0
         self._missed = asyncio.Event()
+        self._subscribed = asyncio.Event()
         self.tracker.on_miss = self._missed.set
         self._recent_misses: dict[str | bytes, float] = {}
         self.flush_failures = 0
 
     # --- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
+        # Subscribe before loading, so a change committed during the load is not missed.
+        self._tasks.append(asyncio.create_task(self._listen()))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await self._subscribed.wait()
         async with self.hub.pool.acquire() as conn:
             await self.tracker.caches.load_all(conn)
             await self._reload_swarms(conn)
@@ -80,7 +86,6 @@ class TrackerService:
         ]
         for func, every in loops:
             self._tasks.append(asyncio.create_task(self._every(func, every)))
-        self._tasks.append(asyncio.create_task(self._listen()))
         self._tasks.append(asyncio.create_task(self._resolve_misses()))
 
     async def stop(self) -> None:
@@ -342,11 +347,15 @@ class TrackerService:
 
     # --- cache freshness -----------------------------------------------------------------
     async def _listen(self) -> None:
+        resubscribing = False  # start() loads everything once this subscription is up
         while True:
             pubsub = self.hub.redis.pubsub()
             try:
                 await pubsub.subscribe(invalidate.CHANNEL)
-                await self._reload_all()  # anything changed while we were not listening
+                if resubscribing:
+                    await self._reload_all()  # anything changed while we were not listening
+                resubscribing = True
+                self._subscribed.set()
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         await self.apply_invalidation(message["data"])
