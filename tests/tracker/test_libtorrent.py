@@ -1,21 +1,23 @@
 """Two real libtorrent sessions swarm through our tracker on loopback: the torrent goes
-through upload and approval, each member downloads it with their own passkey, one seeds,
+through the API's upload and approval, each member downloads it with their own passkey, one
+seeds,
 the other downloads until complete, and Postgres credits exactly the size both ways."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
-from hub.policy import Viewer
-from hub.torrents import actions
 from hub.tracker import invalidate
 from tests.conftest import free_port
-from tests.factories import make_moderator, make_user
+from tests.factories import csrf_headers, login, make_moderator, make_user
 from tests.tracker.conftest import flush, wait_for
 
 lt = pytest.importorskip("libtorrent")
@@ -23,8 +25,12 @@ lt = pytest.importorskip("libtorrent")
 SIZE = 3 * 1024 * 1024 + 12345  # not a whole number of pieces
 
 
-def _viewer(user: Any, *rights: str) -> Viewer:
-    return Viewer(user_id=user.id, username=user.username, rights=frozenset(rights))
+@contextlib.asynccontextmanager
+async def _logged_in(server: Any, user: Any) -> AsyncIterator[aiohttp.ClientSession]:
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(base_url=server.base_url, cookie_jar=jar) as http:
+        await login(http, user)
+        yield http
 
 
 def _make_torrent(folder: Path) -> bytes:
@@ -69,7 +75,7 @@ async def _known(hub: Any, user: Any) -> None:
 
 @pytest.mark.libtorrent
 async def test_libtorrent_seeder_and_leecher_swarm_and_are_credited(
-    hub: Any, tmp_path: Path
+    hub: Any, server: Any, tmp_path: Path
 ) -> None:
     uploader, leecher, moderator = (await make_user(hub), await make_user(hub),
                                     await make_moderator(hub))
@@ -81,16 +87,32 @@ async def test_libtorrent_seeder_and_leecher_swarm_and_are_credited(
     raw = _make_torrent(seed_dir)
     async with hub.pool.acquire() as conn:
         category = await conn.fetchval("SELECT min(id) FROM torrent_categories")
-    torrent_id = await actions.upload_torrent(
-        hub, _viewer(uploader, "upload", "download"), raw, category_id=category)
-    await actions.approve_torrent(hub, _viewer(moderator, "moderate", "download"), torrent_id)
+    # Through the API, as a member would: upload, a moderator approves, each member
+    # downloads the .torrent carrying their own passkey.
+    async with _logged_in(server, uploader) as up_http:
+        form = aiohttp.FormData()
+        form.add_field("file", raw, filename="payload.torrent",
+                       content_type="application/x-bittorrent")
+        form.add_field("category_id", str(category))
+        async with up_http.post("/api/v1/torrents", data=form,
+                                headers=csrf_headers(up_http)) as resp:
+            body = await resp.json()
+            assert resp.status == 201, body
+            torrent_id = body["id"]
+        async with _logged_in(server, moderator) as mod_http, mod_http.post(
+            f"/api/v1/torrents/{torrent_id}/approve", headers=csrf_headers(mod_http)
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+        async with up_http.get(f"/api/v1/torrents/{torrent_id}/download") as resp:
+            assert resp.status == 200
+            seed_file = await resp.read()
+    async with _logged_in(server, leecher) as leech_http, leech_http.get(
+        f"/api/v1/torrents/{torrent_id}/download"
+    ) as resp:
+        assert resp.status == 200
+        leech_file = await resp.read()
     entry = hub.tracker.tracker.caches.torrents
     await wait_for(lambda: torrent_id in entry and entry[torrent_id].status == "approved")
-
-    _n, seed_file = await actions.torrent_for_download(
-        hub, _viewer(uploader, "upload", "download"), torrent_id)
-    _n, leech_file = await actions.torrent_for_download(
-        hub, _viewer(leecher, "download"), torrent_id)
     assert uploader.passkey.encode() in seed_file and leecher.passkey.encode() in leech_file
 
     seeder_session, leecher_session = _session(free_port()), _session(free_port())
