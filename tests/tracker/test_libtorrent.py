@@ -1,7 +1,7 @@
 """Two real libtorrent sessions swarm through our tracker on loopback: the torrent goes
 through the API's upload and approval, each member downloads it with their own passkey, one
-seeds,
-the other downloads until complete, and Postgres credits exactly the size both ways."""
+seeds, the other downloads until complete, and Postgres credits exactly the size both
+ways."""
 
 from __future__ import annotations
 
