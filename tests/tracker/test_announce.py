@@ -291,3 +291,17 @@ async def test_completed_makes_the_peer_a_seeder_and_one_snatch(hub: Any, client
     assert snatches == 1 and completed == 1
     reply = await client.announce(member, torrent, pid, left=0, downloaded=1000)
     assert reply.data[b"downloaded"] == 1
+
+
+async def test_hybrid_torrent_answers_to_its_truncated_v2_hash_in_the_same_swarm(
+    hub: Any, client: Client
+) -> None:
+    a, b = await make_member(hub), await make_member(hub)
+    torrent = await make_torrent(hub, a, v2=True)
+    async with hub.pool.acquire() as conn:
+        v2 = await conn.fetchval("SELECT info_hash_v2 FROM torrents WHERE id = $1", torrent.id)
+    await client.announce(a, torrent, peer_id(), event="started", left=0, port=40011)
+    reply = await client.announce(b, torrent, peer_id(), event="started", info_hash=v2[:20])
+    assert reply.failure is None
+    assert reply.peers() == [("127.0.0.1", 40011)]
+    assert reply.data[b"complete"] == 1 and reply.data[b"incomplete"] == 1
