@@ -113,10 +113,20 @@ async def session_is_active(hub: Hub, session_id: UUID) -> bool:
         return await queries.session_is_active(conn, session_id)
 
 
+def is_trusted_proxy(hub: Hub, remote: str | None) -> bool:
+    """May the peer at `remote` speak for the client (X-Forwarded-* headers)?
+
+    The one rule for every entry point (pages, the live hub's websocket handshake).
+    """
+    if not remote:
+        return False
+    return remote in hub.settings.trusted_proxies
+
+
 def client_ip(hub: Hub) -> str | None:
     """The caller's address; X-Forwarded-For is believed only from a trusted proxy."""
     remote = request.remote_addr or None
-    if remote and hub.settings.trusted_proxies and remote in hub.settings.trusted_proxies:
+    if is_trusted_proxy(hub, remote):
         forwarded = request.headers.get("X-Forwarded-For", "")
         hops = [h.strip() for h in forwarded.split(",") if h.strip()]
         if hops:

@@ -282,17 +282,41 @@ def _origin_checker(hub: Hub) -> Any:
     def allowed(origin: str | None, environ: dict[str, Any] | None = None) -> bool:
         if not origin:
             return True
-        env = environ or {}
-        origins = {site_origin}
-        host = env.get("HTTP_HOST")
-        if host:
-            origins.add(f"{env.get('wsgi.url_scheme', 'http')}://{host}")
-            proto = env.get("HTTP_X_FORWARDED_PROTO")
-            if proto:
-                origins.add(f"{proto.split(',')[0].strip()}://{host}")
-        return origin in origins
+        return origin == site_origin or origin in _handshake_origins(hub, environ or {})
 
     return allowed
+
+
+def _handshake_origins(hub: Hub, environ: dict[str, Any]) -> set[str]:
+    """The origins this handshake was addressed to, as far as we may believe it.
+
+    This connection's own scheme and Host; behind a trusted proxy (the accounts rule,
+    `is_trusted_proxy`) also the scheme and host the proxy says the browser used. engineio
+    copies X-Forwarded-Proto into `wsgi.url_scheme` whoever sent it, so the scheme is read
+    from the ASGI scope instead.
+    """
+    from hub.accounts import auth as accounts_auth
+
+    scope = environ.get("asgi.scope") or {}
+    scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+    host = environ.get("HTTP_HOST")
+    origins = {f"{scheme}://{host}"} if host else set()
+    client = scope.get("client")
+    peer = str(client[0]) if client else None
+    if accounts_auth.is_trusted_proxy(hub, peer):
+        proto = _last_value(environ.get("HTTP_X_FORWARDED_PROTO")) or scheme
+        forwarded_host = _last_value(environ.get("HTTP_X_FORWARDED_HOST")) or host
+        if proto in ("http", "https") and forwarded_host:
+            origins.add(f"{proto}://{forwarded_host}")
+    return origins
+
+
+def _last_value(header: str | None) -> str | None:
+    """The last entry of a comma-joined header: the one the trusted peer itself wrote (as
+    client_ip takes X-Forwarded-For's last hop); earlier entries may come from the browser."""
+    if not header:
+        return None
+    return header.split(",")[-1].strip() or None
 
 
 def create_sio(hub: Hub) -> HubServer:

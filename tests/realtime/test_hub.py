@@ -402,3 +402,57 @@ async def test_member_banned_by_an_admin_is_dropped_at_once_and_cannot_reconnect
         "message": "This account is banned.",
         "data": {"code": "session_invalid"},
     }
+
+
+async def test_forged_forwarded_headers_from_an_untrusted_peer_do_not_widen_the_origin_check(
+    server: Any, hub: Any
+) -> None:
+    assert "127.0.0.1" not in hub.settings.trusted_proxies
+    alice = await member(hub)
+    site = server.base_url  # http://127.0.0.1:<port>
+    forged = [
+        {"Origin": site.replace("http://", "https://"), "X-Forwarded-Proto": "https"},
+        {
+            "Origin": "https://evil.example",
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "evil.example",
+        },
+    ]
+    for headers in forged:
+        client = LiveClient(cookie=alice.token)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(site, headers=headers)
+    own = LiveClient(cookie=alice.token)
+    await own.connect(site, headers={"Origin": site, "X-Forwarded-Proto": "https"})
+    assert own.sio.connected
+
+
+def test_forwarded_scheme_and_host_count_only_from_a_trusted_proxy(hub: Any) -> None:
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from hub.realtime.server import _origin_checker
+
+    behind_proxy = SimpleNamespace(
+        settings=replace(
+            hub.settings, base_url="http://127.0.0.1:8000", trusted_proxies=("10.0.0.1",)
+        )
+    )
+    allowed = _origin_checker(behind_proxy)
+
+    def handshake(peer: str, **headers: str) -> dict[str, Any]:
+        environ = {"HTTP_HOST": "127.0.0.1:8000"}
+        environ.update({f"HTTP_{k.upper()}": v for k, v in headers.items()})
+        # engineio's own (untrusting) copy of the forwarded scheme:
+        environ["wsgi.url_scheme"] = headers.get("x_forwarded_proto", "http")
+        return {**environ, "asgi.scope": {"scheme": "ws", "client": (peer, 40000)}}
+
+    forwarded = {"x_forwarded_proto": "https", "x_forwarded_host": "hub.example"}
+    assert allowed("https://hub.example", handshake("10.0.0.1", **forwarded))
+    assert not allowed("https://hub.example", handshake("10.0.0.2", **forwarded))
+    assert not allowed("https://127.0.0.1:8000", handshake("10.0.0.2", **forwarded))
+    # The browser's own entry is not believed, only the one the proxy appended.
+    appended = {"x_forwarded_proto": "https, http", "x_forwarded_host": "evil.example, hub.example"}
+    assert not allowed("https://evil.example", handshake("10.0.0.1", **appended))
+    assert allowed("http://hub.example", handshake("10.0.0.1", **appended))
+    assert allowed("http://127.0.0.1:8000", handshake("10.0.0.2"))
