@@ -94,12 +94,14 @@ class TrackerRSGI:
         if not (path.startswith("/announce/") or path.startswith("/scrape/")):
             protocol.response_bytes(404, [("content-type", "text/plain")], _NOT_FOUND)
             return
+        service = self.hub.tracker
         headers = scope.headers
         agent = headers.get("user-agent") or ""
-        forwarded = headers.get("x-forwarded-for") or ""
+        # X-Forwarded-For only matters behind a trusted proxy: skip the lookup otherwise.
+        forwarded = (headers.get("x-forwarded-for") or "") if service.trusts_proxies else ""
         client: str = scope.client
         ip = client.rpartition(":")[0].strip("[]") if ":" in client else client
-        body = self.hub.tracker.answer(
+        body = service.answer(
             path, scope.query_string.encode("latin-1"), ip, agent.encode("latin-1"),
             forwarded.encode("latin-1"),
         )

@@ -143,6 +143,10 @@ class TrackerService:
             return self.tracker.scrape(path[8:], query)
         return self.tracker.failure("not found")
 
+    @property
+    def trusts_proxies(self) -> bool:
+        return bool(self._trusted)
+
     @staticmethod
     def _parse_trusted(entries: tuple[str, ...]) -> list[Any]:
         return [ipaddress.ip_network(e, strict=False) for e in entries]
