@@ -58,6 +58,11 @@ def _delta_order(kv: tuple[Any, Any]) -> tuple[int, bytes, bytes]:
     return (kv[0][1], kv[0][0].bytes, kv[0][2])
 
 
+def _count(status: str) -> int:
+    """Rows a statement touched, from its command tag ("UPDATE 42")."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
 def _ts(epoch: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch, _UTC)
 
@@ -149,7 +154,7 @@ async def _write_peers(conn: asyncpg.Connection, deltas: list[tuple[Any, Any]]) 
     # Most peers already have a row: a plain UPDATE is cheaper than INSERT ... ON CONFLICT
     # (no speculative index insertion), and without an index on the changed columns it is a
     # HOT update (migration 0031). Rows it did not find are inserted next.
-    await conn.execute(
+    status = await conn.execute(
         """UPDATE peers p SET
                ip = coalesce(d.ip, p.ip), ipv6 = coalesce(d.ip6, p.ipv6),
                port = d.port, uploaded = d.up, downloaded = d.down, left_bytes = d.lft,
@@ -157,6 +162,8 @@ async def _write_peers(conn: asyncpg.Connection, deltas: list[tuple[Any, Any]]) 
              FROM tracker_peer_batch d
             WHERE p.torrent_id = d.t AND p.user_id = d.u AND p.peer_id = d.pid"""
     )
+    if _count(status) == len(live):
+        return  # every row existed: skip the anti-join
     await conn.execute(
         """INSERT INTO peers (torrent_id, user_id, peer_id, ip, ipv6, port, uploaded,
                               downloaded, left_bytes, is_seeder, user_agent,
@@ -241,7 +248,7 @@ async def _write_history(conn: asyncpg.Connection, deltas: list[tuple[Any, Any]]
         records=[(k[0], k[1], *agg[k][:8], float(agg[k][8]),
                   float(agg[k][9]) if agg[k][9] is not None else None) for k in keys],
     )
-    await conn.execute(
+    status = await conn.execute(
         """UPDATE torrent_history h SET
                uploaded = h.uploaded + d.up,
                downloaded = h.downloaded + d.down,
@@ -256,6 +263,8 @@ async def _write_history(conn: asyncpg.Connection, deltas: list[tuple[Any, Any]]
              FROM tracker_history_batch d
             WHERE h.user_id = d.u AND h.torrent_id = d.t"""
     )
+    if _count(status) == len(keys):
+        return
     await conn.execute(
         """INSERT INTO torrent_history (user_id, torrent_id, uploaded, downloaded,
                                         credited_uploaded, credited_downloaded,
