@@ -15,7 +15,13 @@ What it does:
   each message crosses Redis and the server's manager before it fans out;
 - measures deliveries per second, emit-to-receipt latency (p50, p99), lost and duplicated
   deliveries (every member must get every sequence exactly once), and the web process's
-  RSS per connection.
+  RSS per connection;
+- resume run at each level: ~10% of the connected clients follow streams of their own
+  (ten clients a stream), see a few live events, disconnect; 50 events per stream are
+  appended through `events.append` in real transactions while they are away; they
+  reconnect and subscribe with their last sequences, and every client must get exactly
+  those 50 (lost and duplicated counted per client, on the wire, before any client-side
+  dropping).
 
 Load generator and server share this machine's cores: the figures are a floor.
 """
@@ -27,6 +33,7 @@ import asyncio
 import gc
 import json
 import os
+import random
 import resource
 import signal
 import socket
@@ -211,6 +218,149 @@ async def fan_out(
     }
 
 
+RESUME_SHARE = 10  # one client in ten goes away and comes back
+RESUME_PER_STREAM = 10  # clients following each resume stream
+RESUME_LIVE = 5  # events seen live before the disconnect, so resumes start mid-stream
+RESUME_MISSED = 50  # events appended per stream while its clients are away
+
+
+async def append_events(pool: Any, streams: list[str], count: int) -> None:
+    """`count` events per stream through the real path: `events.append` in a transaction,
+    the emit queued for after commit (one transaction per event, as actions write them)."""
+    from hub import db
+    from hub.realtime import events
+
+    gate = asyncio.Semaphore(6)
+
+    async def one(stream: str) -> None:
+        async with gate:
+            for i in range(count):
+                async with db.transaction(pool) as conn:
+                    await events.append(conn, stream, "bench.resume", {"i": i})
+
+    await asyncio.gather(*(one(s) for s in streams))
+
+
+async def wait_until(predicate: Any, within: float) -> bool:
+    deadline = min(time.time() + within, DEADLINE)
+    while not predicate():
+        if time.time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def resume_run(
+    session: aiohttp.ClientSession,
+    url: str,
+    token: str,
+    conns: list[Conn],
+    rec: Recorder,
+    pool: Any,
+) -> dict[str, Any]:
+    """Disconnect one client in ten, append while they are away, resume, count per client."""
+    rec.reset()
+    away = conns[len(conns) - max(1, len(conns) // RESUME_SHARE) :]
+    base = random.randint(10**9, 10**12)
+    stream_of = {c.index: f"torrent:{base + k // RESUME_PER_STREAM}" for k, c in enumerate(away)}
+    streams = sorted(set(stream_of.values()))
+    last: dict[int, int] = {}
+
+    async def follow(conn: Conn, since: int | None) -> None:
+        stream = stream_of[conn.index]
+        ack = await call(conn, "subscribe", {"streams": {stream: since}})
+        if not ack.get("ok") or not ack["streams"][stream]["ok"]:
+            raise RuntimeError(f"subscribe refused: {ack}")
+        if since is None:
+            last[conn.index] = int(ack["streams"][stream]["last_seq"])
+
+    gate = asyncio.Semaphore(100)
+
+    async def gated(coro: Any) -> None:
+        async with gate:
+            await coro
+
+    await asyncio.gather(*(gated(follow(c, None)) for c in away))
+    await append_events(pool, streams, RESUME_LIVE)
+
+    def each_has(count: int) -> bool:
+        return all(len(rec.seen.get((c.index, stream_of[c.index]), ())) >= count for c in away)
+
+    live_ok = await wait_until(lambda: each_has(RESUME_LIVE), 15)
+    for c in away:
+        seen = rec.seen.get((c.index, stream_of[c.index]), [])
+        last[c.index] = max([last[c.index], *seen])
+    # Away: the sockets close; what they saw so far is forgotten by the recorder.
+    for c in away:
+        if c.reader is not None:
+            c.reader.cancel()
+        await c.ws.close()
+    rec.reset()
+    t0 = time.time()
+    await append_events(pool, streams, RESUME_MISSED)
+    appended_in = time.time() - t0
+    # Back: a new socket per client, subscribing with its last sequence.
+    t1 = time.time()
+    back: list[Conn] = []
+
+    async def reconnect(old: Conn) -> None:
+        conn = await open_conn(session, url, token, old.index, rec)
+        back.append(conn)
+        await follow(conn, last[old.index])
+
+    await asyncio.gather(*(gated(reconnect(c)) for c in away))
+    acked_in = time.time() - t1
+    await wait_until(lambda: each_has(RESUME_MISSED), 15)
+    replayed_in = time.time() - t1
+    await asyncio.sleep(0.5)  # anything sent twice would have arrived by now
+    lost = duplicated = clients_lost = clients_dup = 0
+    for c in away:
+        got = rec.seen.get((c.index, stream_of[c.index]), [])
+        want = set(range(last[c.index] + 1, last[c.index] + 1 + RESUME_MISSED))
+        missing = len(want - set(got))
+        # Repeats, and anything the client had before it went away, are duplicates.
+        extra = len(got) - len(set(got) & want)
+        lost += missing
+        duplicated += extra
+        clients_lost += missing > 0
+        clients_dup += extra > 0
+    # The resumed sockets take the old ones' places for the next level.
+    by_index = {c.index: c for c in back}
+    conns[:] = [by_index.get(c.index, c) for c in conns]
+    return {
+        "clients": len(away),
+        "streams": len(streams),
+        "live_ok": live_ok,
+        "appended": len(streams) * RESUME_MISSED,
+        "appended_in": appended_in,
+        "acked_in": acked_in,
+        "replayed_in": replayed_in,
+        "expected": len(away) * RESUME_MISSED,
+        "received": sum(len(v) for v in rec.seen.values()),
+        "lost": lost,
+        "duplicated": duplicated,
+        "clients_lost": clients_lost,
+        "clients_dup": clients_dup,
+    }
+
+
+def print_resume(r: dict[str, Any], level: int) -> None:
+    print(
+        f"  resume: {r['clients']:,} of {level:,} clients away ({r['streams']} streams of"
+        f" {RESUME_PER_STREAM}); {r['appended']:,} events appended meanwhile"
+        f" ({r['appended_in']:.1f}s); reconnected + subscribed in {r['acked_in']:.1f}s,"
+        f" replays complete {r['replayed_in']:.1f}s",
+        flush=True,
+    )
+    print(
+        f"          expected {r['expected']:,} received {r['received']:,};"
+        f" lost {r['lost']} ({r['clients_lost']} clients),"
+        f" duplicated {r['duplicated']} ({r['clients_dup']} clients)"
+        + ("" if r["live_ok"] else "; WARNING: live events before the disconnect were late"),
+        flush=True,
+    )
+
+
 async def make_session_token(database_url: str) -> str:
     from hub import db
     from hub.accounts import actions
@@ -333,8 +483,15 @@ async def run(levels: list[int], quick: bool) -> None:
         rec = Recorder()
         conns: list[Conn] = []
         connector = aiohttp.TCPConnector(limit=0)
+        pool: Any = None
         try:
             token = await make_session_token(database_url)
+            from hub import db
+            from hub.realtime import events
+
+            pool = await db.create_pool(database_url, min_size=1, max_size=6)
+            # events.append's after-commit emits go out through the same Redis manager.
+            events.set_emitter(emitter)
             async with aiohttp.ClientSession(connector=connector) as session:
                 warm = await open_conn(session, url, token, -1, rec)
                 await call(warm, "subscribe", {"streams": {"site": None}})
@@ -388,6 +545,12 @@ async def run(levels: list[int], quick: bool) -> None:
                         )
                         seq += messages
                     print_rows(rows)
+                    if time.time() > DEADLINE - 25:
+                        print("  resume run skipped: time budget", flush=True)
+                    else:
+                        print_resume(
+                            await resume_run(session, url, token, conns, rec, pool), level
+                        )
                 # Leave the rooms before closing: the server is measured, not the teardown.
                 for conn in conns:
                     await conn.ws.close()
@@ -396,6 +559,8 @@ async def run(levels: list[int], quick: bool) -> None:
             for conn in conns:
                 if conn.reader is not None:
                     conn.reader.cancel()
+            if pool is not None:
+                await pool.close()
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(15)
