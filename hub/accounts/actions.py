@@ -899,6 +899,9 @@ async def ban_user(
         if target["is_banned"]:
             raise Conflict("this member is already banned")
         await conn.execute("UPDATE users SET is_banned = true WHERE id = $1", user_id)
+        # Kicks go out in this order after commit: the member-wide one first, so an open
+        # socket is told "account banned" rather than "session revoked".
+        kick.user_blocked(hub.redis, user_id, "account banned")
         for sid in await queries.revoke_sessions_except(conn, user_id, None):
             kick.session_revoked(hub.redis, sid)
         await conn.execute(
@@ -914,7 +917,6 @@ async def ban_user(
             {"username": target["username"], "reason": reason[:1000]},
             ip,
         )
-        kick.user_blocked(hub.redis, user_id, "account banned")
         invalidate.user_changed(hub.redis, user_id)
 
 
