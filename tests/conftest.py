@@ -161,5 +161,34 @@ async def http(server: LiveServer) -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps dialling out, and this machine's
+# closed network refuses it; no sandbox because CI runs as root.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium under Playwright (which cannot download a browser here)."""
+    from playwright.async_api import async_playwright
+
+    if not CHROMIUM.exists():  # noqa: ASYNC240 (one stat, before anything runs)
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (make test does)")
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from hub.torrents import actions
-from tests.browser.test_upload_moderate_download import browser, log_in  # noqa: F401
+from tests.browser.test_upload_moderate_download import log_in
 from tests.factories import login, make_moderator, make_user
 from tests.torrents.builders import v1_torrent
 from tests.torrents.helpers import category_id, upload, viewer_of
@@ -16,7 +16,7 @@ from tests.torrents.helpers import category_id, upload, viewer_of
 
 @pytest.mark.browser
 async def test_browse_list_announces_a_newly_approved_torrent(
-    server: Any, hub: Any, browser: Browser, http: Any  # noqa: F811
+    server: Any, hub: Any, browser: Browser, http: Any
 ) -> None:
     reader = await make_user(hub)
     context = await browser.new_context()
