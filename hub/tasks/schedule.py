@@ -8,21 +8,22 @@ catches up once (not once per missed period) as soon as it comes back.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday, so weekly arithmetic lines up
 
 
-class Period:
-    def start(self, now: datetime) -> datetime:
-        raise NotImplementedError
+class Period(abc.ABC):
+    @abc.abstractmethod
+    def start(self, now: datetime) -> datetime: ...
 
-    def next_start(self, now: datetime) -> datetime:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def next_start(self, now: datetime) -> datetime: ...
 
-    def describe(self) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def describe(self) -> str: ...
 
 
 @dataclass(frozen=True)
