@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import json
 import logging
@@ -76,6 +77,11 @@ class TrackerService:
         async with self.hub.pool.acquire() as conn:
             await self.tracker.caches.load_all(conn)
             await self._reload_swarms(conn)
+        # The caches and swarms just loaded live as long as the process: out of the
+        # collector's sight, a full collection no longer walks them. A flush builds a few
+        # hundred thousand tuples, which triggered full collections costing 0.5 s of the
+        # flusher's CPU per 100,000 deltas.
+        gc.freeze()
         loops: list[tuple[Callable[[], Awaitable[None]], float]] = [
             (self.flush, self.settings.flush_interval_seconds),
             (self.publish_counts, 1.0),
