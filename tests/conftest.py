@@ -58,6 +58,11 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
         redis_url = embedded.start_valkey()
     else:
         redis_url = redis_url.rstrip("/") + "/" if redis_url.count("/") < 3 else redis_url
+        # Rate-limit counters and presence from an earlier run would leak into this one
+        # (a shared server keeps them for up to an hour): the run owns this database.
+        import redis as sync_redis
+
+        sync_redis.Redis.from_url(redis_url).flushdb()
     yield Backends(db_url, redis_url, admin, name)
     if admin and name:
         asyncio.run(_drop_database(admin, name))
