@@ -38,7 +38,6 @@ class Hub:
     worker: Any = None
     database_url: str = field(init=False, default="")
     redis_url: str = field(init=False, default="")
-    _background: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def start(self) -> None:
         s = self.settings
