@@ -190,21 +190,28 @@ class TrackerService:
             credits, log = Batch(), Batch()
             credits.deltas, log.announces = taken.deltas, taken.announces
             jobs = []
+            copied = asyncio.Event()
             if credits.deltas:
-                jobs.append(self._write("credits", uuid.uuid4(), credits))
+                jobs.append(self._write("credits", uuid.uuid4(), credits, copied=copied))
+            else:
+                copied.set()
             if log.announces:
-                jobs.append(self._write("log", uuid.uuid4(), log))
+                jobs.append(self._write("log", uuid.uuid4(), log, after=copied))
             await asyncio.gather(*jobs)
 
-    async def _write(self, kind: str, batch_id: UUID, batch: Batch) -> bool:
+    async def _write(self, kind: str, batch_id: UUID, batch: Batch,
+                     copied: asyncio.Event | None = None,
+                     after: asyncio.Event | None = None) -> bool:
         try:
             conn = await self._connection(kind)
             if kind == "log":
+                if after is not None:
+                    await after.wait()  # the credits' rows are in Postgres: see write_credits
                 await flusher.write_log(conn, batch, batch_id)
                 return True
             result = await flusher.write_credits(
                 conn, batch, batch_id, self._user_counts, self._torrent_counts,
-                self.before_commit,
+                self.before_commit, copied,
             )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "tracker_flushes_pkey":
