@@ -246,7 +246,9 @@ def run_load(loadgen: Path, port: int, requests: Path, connections: int, seconds
 def line(label: str, r: dict[str, Any]) -> str:
     return (f"  {label:<34} {r['rps']:>9,.0f}/s  p50 {r['p50_ms']:6.2f} ms  "
             f"p99 {r['p99_ms']:6.2f} ms  ({r['requests']:,} answers, {r['failures']:,} "
-            f"failure replies, {r['errors']} socket errors)")
+            f"failure replies, {r['errors']} socket errors"
+            + (f", {r['reconnects']:,} reconnects after the server closed" if r.get("reconnects")
+               else "") + ")")
 
 
 # --- in-process measurements ------------------------------------------------------------------
@@ -314,16 +316,24 @@ async def flush_benchmark(dsn: str, world: World, count: int = 100_000) -> dict[
         credits, log = Batch(), Batch()
         credits.deltas, log.announces = taken.deltas, taken.announces
         t0 = time.perf_counter()
+        copied = asyncio.Event()
+
+        async def write_log() -> None:
+            await copied.wait()  # as the service does: see flusher.write_credits
+            await flusher.write_log(log_conn, log, uuid.uuid4())
+
         await asyncio.gather(
-            flusher.write_credits(credit_conn, credits, uuid.uuid4(), users, torrents),
-            flusher.write_log(log_conn, log, uuid.uuid4()),
+            flusher.write_credits(credit_conn, credits, uuid.uuid4(), users, torrents,
+                                  copied=copied),
+            write_log(),
         )
         return time.perf_counter() - t0
 
     try:
         await tracker.caches.load_all(credit_conn)
-        for user in tracker.caches.users.values():
-            user.max_slots = None
+        for entry in tracker.caches.users.values():
+            entry.max_slots = None
+        gc.freeze()  # as the tracker service does after its initial load
         rng = random.Random(11)
         queries = []
         for k in range(count):
@@ -454,9 +464,11 @@ def main() -> int:
             whitelist = work / "whitelist"
             whitelist.write_text("".join(h.hex() + "\n" for h in world.hashes))
             whitelist.chmod(0o644)
-            path = work / "req-opentracker.bin"
-            path.write_bytes(build_requests(world, random.Random(5), f"127.0.0.1:{port}",
-                                            False, True))
+            files = {}
+            for keepalive in (True, False):
+                files[keepalive] = work / f"req-opentracker-{keepalive}.bin"
+                files[keepalive].write_bytes(build_requests(
+                    world, random.Random(5), f"127.0.0.1:{port}", keepalive, True))
             proc = subprocess.Popen(
                 [binary, "-i", "127.0.0.1", "-p", str(port), "-P", str(port), "-d", str(work),
                  "-w", "/whitelist"], cwd=work,
@@ -467,15 +479,20 @@ def main() -> int:
                          + quote_from_bytes(world.hashes[0], safe="").encode())
                 wait_ready(port, probe, proc)
                 time.sleep(1.0)  # the whitelist loads in a background thread
-                r = run_load(loadgen, port, path, args.connections, args.seconds, False)
-                results["opentracker new connection"] = r
-                print(line("opentracker new connection", r))
+                # Keep-alive: opentracker answers HTTP/1.0 and closes after each reply, so the
+                # generator reconnects; the row shows what a keep-alive client gets from it.
+                for keepalive in (True, False):
+                    label = f"opentracker {'keep-alive' if keepalive else 'new connection'}"
+                    r = run_load(loadgen, port, files[keepalive], args.connections,
+                                 args.seconds, keepalive)
+                    results[label] = r
+                    print(line(label, r), flush=True)
             finally:
                 stop(proc)
-            ours = results.get(f"{servers[0]} new connection")
-            if ours:
-                print(f"  ratio to opentracker (new connection): "
-                      f"{ours['rps'] / r['rps']:.2f}")
+            for mode in ("keep-alive", "new connection"):
+                ours, theirs = results.get(f"{servers[0]} {mode}"), results[f"opentracker {mode}"]
+                if ours and theirs["rps"]:
+                    print(f"  ratio to opentracker ({mode}): {ours['rps'] / theirs['rps']:.2f}")
         else:
             print("opentracker: skipped" if binary else
                   "opentracker not installed: no side-by-side run")

@@ -34,12 +34,13 @@ typedef struct {
     size_t got;
     double started;
     int connecting;
+    int reused;       /* the request went out on a kept-alive connection */
 } conn_t;
 
 static char **reqs; static size_t *lens; static size_t nreq;
 static struct sockaddr_storage addr; static socklen_t addrlen;
 static int keepalive; static int epfd;
-static uint64_t hist[HIST + 1]; static uint64_t done_ok, done_fail, errors, next_req;
+static uint64_t hist[HIST + 1]; static uint64_t done_ok, done_fail, errors, next_req, reconnects;
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 
@@ -55,11 +56,22 @@ static void open_conn(conn_t *c) {
 
 static void start_req(conn_t *c) {
     c->req = next_req++ % nreq; c->sent = 0; c->got = 0; c->started = now();
+    c->reused = keepalive && c->fd >= 0;
     if (!keepalive || c->fd < 0) open_conn(c);
     else { struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c}; epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev); }
 }
 
 static void close_conn(conn_t *c) { if (c->fd >= 0) { epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL); close(c->fd); } c->fd = -1; }
+
+/* A kept-alive connection the server had closed before answering (as HTTP clients do,
+ * e.g. against a server that closes after every reply): send the same request again on a
+ * new connection, counted as a reconnect, not an error. */
+static int retry_idle(conn_t *c) {
+    if (!c->reused || c->got) return 0;
+    close_conn(c); c->reused = 0; c->sent = 0; reconnects++;
+    open_conn(c);
+    return 1;
+}
 
 /* 1 when a whole response is in the buffer */
 static int complete(conn_t *c, int eof) {
@@ -77,7 +89,9 @@ static void finish(conn_t *c) {
     hist[us > HIST ? HIST : (size_t)us]++;
     if (memmem(c->buf, c->got, "failure reason", 14)) done_fail++; else done_ok++;
     int server_closes = strcasestr(c->buf, "connection: close") != NULL || strncmp(c->buf, "HTTP/1.0", 8) == 0;
+    char b;
     if (!keepalive || server_closes) close_conn(c);
+    else if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0) { close_conn(c); reconnects++; }  /* closed after replying */
 }
 
 int main(int argc, char **argv) {
@@ -105,10 +119,10 @@ int main(int argc, char **argv) {
         for (int i = 0; i < k; i++) {
             conn_t *c = evs[i].data.ptr;
             if (c->fd < 0) continue;
-            if (evs[i].events & (EPOLLERR | EPOLLHUP) && !(evs[i].events & EPOLLIN)) { errors++; close_conn(c); start_req(c); continue; }
+            if (evs[i].events & (EPOLLERR | EPOLLHUP) && !(evs[i].events & EPOLLIN)) { if (retry_idle(c)) continue; errors++; close_conn(c); start_req(c); continue; }
             if (evs[i].events & EPOLLOUT && c->sent < lens[c->req]) {
                 ssize_t w = send(c->fd, reqs[c->req] + c->sent, lens[c->req] - c->sent, MSG_NOSIGNAL);
-                if (w < 0) { if (errno != EAGAIN) { errors++; close_conn(c); start_req(c); } continue; }
+                if (w < 0) { if (errno != EAGAIN) { if (retry_idle(c)) continue; errors++; close_conn(c); start_req(c); } continue; }
                 c->sent += w;
                 if (c->sent == lens[c->req]) { struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c}; epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev); }
             }
@@ -116,6 +130,7 @@ int main(int argc, char **argv) {
                 ssize_t r = recv(c->fd, c->buf + c->got, MAXBUF - 1 - c->got, 0);
                 if (r < 0 && errno == EAGAIN) continue;
                 if (r <= 0) {
+                    if (retry_idle(c)) continue;
                     if (c->got && complete(c, 1)) finish(c); else errors++;
                     close_conn(c); start_req(c); continue;
                 }
@@ -132,8 +147,8 @@ int main(int argc, char **argv) {
         if (!p99 && acc >= total * 0.99) p99 = i;
         if (!p999 && acc >= total * 0.999) { p999 = i; break; }
     }
-    printf("{\"requests\": %llu, \"ok\": %llu, \"failures\": %llu, \"errors\": %llu, \"seconds\": %.3f, \"rps\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"p999_ms\": %.3f}\n",
+    printf("{\"requests\": %llu, \"ok\": %llu, \"failures\": %llu, \"errors\": %llu, \"reconnects\": %llu, \"seconds\": %.3f, \"rps\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"p999_ms\": %.3f}\n",
            (unsigned long long)total, (unsigned long long)done_ok, (unsigned long long)done_fail, (unsigned long long)errors,
-           elapsed, total / elapsed, p50 / 1000, p99 / 1000, p999 / 1000);
+           (unsigned long long)reconnects, elapsed, total / elapsed, p50 / 1000, p99 / 1000, p999 / 1000);
     return 0;
 }
