@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import socketio
 
 from hub import policy
-from hub.realtime import access, events, presence, resume, swarm_relay
+from hub.realtime import access, events, gctune, presence, resume, swarm_relay
 from hub.realtime.kick import CHANNEL as KICK_CHANNEL
 from hub.realtime.listeners import ChannelListener
 from hub.realtime.manager import HubRedisManager, speed_up_socket
@@ -131,6 +131,8 @@ class HubServer(socketio.AsyncServer):
         )
         self._listener.start()
         self.live_started = True
+        # Everything is imported and wired by now: what exists is start-up state.
+        gctune.tune_for_many_sockets()
 
     async def stop_live(self) -> None:
         if not self.live_started:
