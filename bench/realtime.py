@@ -45,10 +45,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
-import psutil
+import psutil  # type: ignore[import-untyped]
 import socketio
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,11 +172,17 @@ async def fan_out(
     messages: int,
     rate: float | None,
     first_seq: int,
+    server: psutil.Process | None = None,
 ) -> dict[str, Any]:
     """Send `messages` events to `stream` (paced at `rate` per second, or as fast as
-    possible) and wait for every member to have them all."""
+    possible) and wait for every member to have them all.
+
+    Also measures the CPU time the web process and this load generator spent meanwhile:
+    on 2 shared cores, which one ran out of CPU decides whose latency the row shows."""
     rec.reset()
     expected = members * messages
+    server_cpu0 = _cpu(server)
+    own_cpu0 = _own_cpu()
     start = time.time()
     for i in range(messages):
         if rate:
@@ -197,6 +203,9 @@ async def fan_out(
     while rec.count < expected and time.time() < deadline:  # noqa: ASYNC110 (polling a counter)
         await asyncio.sleep(0.02)
     elapsed = max(rec.last_receipt - start, 1e-6)
+    server_cpu = _cpu(server) - server_cpu0
+    own_cpu = _own_cpu() - own_cpu0
+    delivered = max(rec.count, 1)
     want = list(range(first_seq, first_seq + messages))
     lost = duplicated = 0
     for (_conn, s), seqs in rec.seen.items():
@@ -215,7 +224,21 @@ async def fan_out(
         "p99_ms": percentile(rec.latencies, 99) * 1000,
         "lost": lost,
         "duplicated": duplicated,
+        "server_us": server_cpu / delivered * 1e6,
+        "loadgen_us": own_cpu / delivered * 1e6,
     }
+
+
+def _cpu(process: psutil.Process | None) -> float:
+    if process is None:
+        return 0.0
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 RESUME_SHARE = 10  # one client in ten goes away and comes back
@@ -377,7 +400,7 @@ async def make_session_token(database_url: str) -> str:
                 group_slug="member",
             )
         _sid, token = await actions.start_session(
-            SimpleNamespace(pool=pool), user_id, ip=None, user_agent="bench"
+            cast(Any, SimpleNamespace(pool=pool)), user_id, ip=None, user_agent="bench"
         )
         return token
     finally:
@@ -461,12 +484,14 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
     print(
         f"  {'room':>5} {'msgs':>5} {'offered':>10} {'deliveries':>10} {'deliv/s':>9}"
         f" {'p50 ms':>7} {'p99 ms':>7} {'lost':>5} {'dup':>4}"
+        f" {'srv us/d':>8} {'gen us/d':>8}"
     )
     for r in rows:
         print(
             f"  {r['room']:>5} {r['messages']:>5} {r['offered']:>10} {r['deliveries']:>10,}"
             f" {r['deliveries_per_s']:>9,.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f}"
-            f" {r['lost']:>5} {r['duplicated']:>4}",
+            f" {r['lost']:>5} {r['duplicated']:>4}"
+            f" {r['server_us']:>8.1f} {r['loadgen_us']:>8.1f}",
             flush=True,
         )
 
@@ -474,7 +499,8 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
 async def run(levels: list[int], quick: bool) -> None:
     began = time.time()
     limit = raise_nofile()
-    print(f"open files limit: {limit}", flush=True)
+    load1, load5, _load15 = os.getloadavg()
+    print(f"open files limit: {limit}; load average {load1:.2f} (1 min), {load5:.2f} (5 min)")
     with tempfile.TemporaryDirectory(prefix="hub-bench-rt-") as tmp:
         var = Path(tmp)
         database_url, redis_url, embedded = await asyncio.to_thread(start_backends, var)
@@ -497,6 +523,7 @@ async def run(levels: list[int], quick: bool) -> None:
                 await call(warm, "subscribe", {"streams": {"site": None}})
                 await asyncio.sleep(0.5)
                 base_rss = rss(proc.pid)
+                server = psutil.Process(proc.pid)
                 print(f"web process pid {proc.pid}, RSS with one socket {base_rss / 2**20:.1f} MiB")
                 seq = 1
                 small, large = ("torrent:900000100", "torrent:900001000")
@@ -528,7 +555,7 @@ async def run(levels: list[int], quick: bool) -> None:
                     large_members = min(1000, level)
                     msgs_small, msgs_large = (50, 10) if quick else (200, 30)
                     # Warm-up, not reported: first emits pay for imports and allocations.
-                    await fan_out(emitter, rec, large, large_members, 3, None, seq)
+                    await fan_out(emitter, rec, large, large_members, 3, None, seq, server)
                     seq += 3
                     rows = []
                     for stream, members, messages, rate in (
@@ -541,7 +568,9 @@ async def run(levels: list[int], quick: bool) -> None:
                             print("  (remaining fan-out runs skipped: time budget)")
                             break
                         rows.append(
-                            await fan_out(emitter, rec, stream, members, messages, rate, seq)
+                            await fan_out(
+                                emitter, rec, stream, members, messages, rate, seq, server
+                            )
                         )
                         seq += messages
                     print_rows(rows)
