@@ -129,7 +129,7 @@ async def _write_credits(
             snatched: set[tuple[UUID, int]] = set()
             if any(d.completed_at is not None for _k, d in deltas):
                 snatched = await _write_snatches(conn)
-            await _write_history(conn, _pairs(deltas))
+            await _write_history(conn, _pairs(deltas), len(deltas))
             await _write_users(conn, sorted({k[0] for k, _d in deltas}, key=_uuid_order),
                                snatched, user_counts)
             result.completed = await _write_torrents(conn, sorted({k[1] for k, _d in deltas}),
@@ -296,10 +296,18 @@ async def _write_snatches(conn: asyncpg.Connection) -> set[tuple[UUID, int]]:
 
 
 
-async def _write_history(conn: asyncpg.Connection, pairs: int) -> None:
-    # One row per (user, torrent): a member's several clients add up.
-    status = await conn.execute(
-        """UPDATE torrent_history h SET
+# One row per (user, torrent): a member's several clients add up. When no two deltas share a
+# pair (the usual case), the rows are read as they are: the GROUP BY cost 0.1 s per 100,000.
+_HISTORY_SUMS = """(SELECT u, t, sum(up)::bigint AS up, sum(down)::bigint AS down,
+                          sum(cup)::bigint AS cup, sum(cdown)::bigint AS cdown,
+                          sum(st)::bigint AS st, sum(lt)::bigint AS lt,
+                          bool_or(NOT gone) AS active, bool_or(seeder AND NOT gone) AS seeder,
+                          max(at) AS at, min(done) AS done
+                     FROM tracker_delta_batch GROUP BY u, t)"""
+_HISTORY_ROWS = """(SELECT u, t, up, down, cup, cdown, st, lt, NOT gone AS active,
+                          seeder AND NOT gone AS seeder, at, done
+                     FROM tracker_delta_batch)"""
+_HISTORY_UPDATE = """UPDATE torrent_history h SET
                uploaded = h.uploaded + d.up,
                downloaded = h.downloaded + d.down,
                credited_uploaded = h.credited_uploaded + d.cup,
@@ -310,30 +318,16 @@ async def _write_history(conn: asyncpg.Connection, pairs: int) -> None:
                is_seeder = d.seeder,
                last_announce_at = greatest(h.last_announce_at, to_timestamp(d.at)),
                completed_at = coalesce(h.completed_at, to_timestamp(d.done))
-             FROM (SELECT u, t, sum(up)::bigint AS up, sum(down)::bigint AS down,
-                          sum(cup)::bigint AS cup, sum(cdown)::bigint AS cdown,
-                          sum(st)::bigint AS st, sum(lt)::bigint AS lt,
-                          bool_or(NOT gone) AS active, bool_or(seeder AND NOT gone) AS seeder,
-                          max(at) AS at, min(done) AS done
-                     FROM tracker_delta_batch GROUP BY u, t) d
+             FROM $SOURCE d
             WHERE h.user_id = d.u AND h.torrent_id = d.t"""
-    )
-    if _count(status) == pairs:
-        return
-    await conn.execute(
-        """INSERT INTO torrent_history (user_id, torrent_id, uploaded, downloaded,
+_HISTORY_INSERT = """INSERT INTO torrent_history (user_id, torrent_id, uploaded, downloaded,
                                         credited_uploaded, credited_downloaded,
                                         seed_time_seconds, leech_time_seconds, is_active,
                                         is_seeder, first_announce_at, last_announce_at,
                                         completed_at)
            SELECT u, t, up, down, cup, cdown, st, lt, active, seeder, to_timestamp(at),
                   to_timestamp(at), to_timestamp(done)
-             FROM (SELECT u, t, sum(up)::bigint AS up, sum(down)::bigint AS down,
-                          sum(cup)::bigint AS cup, sum(cdown)::bigint AS cdown,
-                          sum(st)::bigint AS st, sum(lt)::bigint AS lt,
-                          bool_or(NOT gone) AS active, bool_or(seeder AND NOT gone) AS seeder,
-                          max(at) AS at, min(done) AS done
-                     FROM tracker_delta_batch GROUP BY u, t) d
+             FROM $SOURCE d
             WHERE NOT EXISTS (SELECT 1 FROM torrent_history h
                                WHERE h.user_id = d.u AND h.torrent_id = d.t)
            ON CONFLICT (user_id, torrent_id) DO UPDATE SET
@@ -350,7 +344,14 @@ async def _write_history(conn: asyncpg.Connection, pairs: int) -> None:
                last_announce_at = greatest(torrent_history.last_announce_at,
                                            EXCLUDED.last_announce_at),
                completed_at = coalesce(torrent_history.completed_at, EXCLUDED.completed_at)"""
-    )
+
+
+async def _write_history(conn: asyncpg.Connection, pairs: int, deltas: int) -> None:
+    source = _HISTORY_ROWS if pairs == deltas else _HISTORY_SUMS
+    status = await conn.execute(_HISTORY_UPDATE.replace("$SOURCE", source))
+    if _count(status) == pairs:
+        return
+    await conn.execute(_HISTORY_INSERT.replace("$SOURCE", source))
 
 
 async def _write_users(
