@@ -9,10 +9,12 @@ acknowledgement was lost is recognised instead of retried (see migration 0030).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import gc
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from socket import AF_INET, AF_INET6, inet_pton
 from typing import Any
@@ -58,6 +60,33 @@ def _pair_order(k: tuple[UUID, int]) -> tuple[int, bytes]:
 
 def _delta_order(kv: tuple[Any, Any]) -> tuple[int, bytes, bytes]:
     return (kv[0][1], kv[0][0].bytes, kv[0][2])
+
+
+_gc_holds = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a flush builds and encodes its rows.
+
+    Building 100,000 row tuples sets off collections of the older generations, which walk
+    every object allocated since the tracker's initial load (the accumulator's deltas, new
+    peers): 0.3-0.4 s of the flush's Python time measured. Nothing built here is cyclic
+    garbage, reference counting frees it all, and collection resumes within the second.
+    Counted, because the credits and the log pause it on interleaved coroutines.
+    """
+    global _gc_holds, _gc_was_enabled
+    if _gc_holds == 0:
+        _gc_was_enabled = gc.isenabled()
+        gc.disable()
+    _gc_holds += 1
+    try:
+        yield
+    finally:
+        _gc_holds -= 1
+        if _gc_holds == 0 and _gc_was_enabled:
+            gc.enable()
 
 
 def _pairs(deltas: list[tuple[Any, Any]]) -> int:
@@ -115,13 +144,15 @@ async def _write_credits(
     result = FlushResult(rows=len(batch.deltas))
     # One lock order for every tracker process: two flushers never wait on each other in a
     # cycle.
-    deltas = sorted(batch.deltas.items(), key=_delta_order)
+    with _collector_paused():
+        deltas = sorted(batch.deltas.items(), key=_delta_order)
     async with conn.transaction():
         await conn.execute(
             "INSERT INTO tracker_flushes (id, rows) VALUES ($1, $2)", batch_id, len(deltas)
         )
         if deltas:
-            await _copy_deltas(conn, deltas)
+            with _collector_paused():
+                await _copy_deltas(conn, deltas)
             if copied is not None:
                 copied.set()
             gone = sum(1 for _k, d in deltas if d.removed)
@@ -175,14 +206,15 @@ async def write_log(conn: asyncpg.Connection, batch: Batch, batch_id: UUID) -> N
             torrents)}
         if len(live_users) < len(users) or len(live_torrents) < len(torrents):
             rows = [r for r in rows if r[0] in live_users and r[1] in live_torrents]
-        await conn.copy_records_to_table(
-            "announces",
-            columns=["user_id", "torrent_id", "peer_id", "event", "uploaded", "downloaded",
-                     "left_bytes", "uploaded_delta", "downloaded_delta", "ip", "port",
-                     "user_agent", "created_at"],
-            records=[(*row[:9], _packed(row[9]), row[10], row[11], _ts(row[12]))
-                     for row in rows],
-        )
+        with _collector_paused():
+            await conn.copy_records_to_table(
+                "announces",
+                columns=["user_id", "torrent_id", "peer_id", "event", "uploaded",
+                         "downloaded", "left_bytes", "uploaded_delta", "downloaded_delta",
+                         "ip", "port", "user_agent", "created_at"],
+                records=[(*row[:9], _packed(row[9]), row[10], row[11], _ts(row[12]))
+                         for row in rows],
+            )
 
 
 def _packed(ip: str | None) -> bytes | None:
