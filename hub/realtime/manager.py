@@ -23,7 +23,18 @@ from engineio import exceptions as engineio_exceptions
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
+try:  # the direct write path knows Hypercorn's HTTP/1.1 websocket; anything else queues
+    from hypercorn.protocol.h11 import H11Protocol
+    from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
+    from wsproto.connection import ConnectionState
+except ImportError:  # pragma: no cover
+    H11Protocol = WSStream = None  # type: ignore[assignment,misc]
+
 log = logging.getLogger(__name__)
+
+# A socket with more than this waiting in its transport is behind: it gets the queued path,
+# which waits for the transport to drain, instead of more bytes piled on.
+DIRECT_WRITE_LIMIT = 64 * 1024
 
 # Give the SUBSCRIBE a moment to be processed before clients re-ask for their streams.
 RESUBSCRIBE_SETTLE_SECONDS = 0.2
@@ -127,6 +138,9 @@ class HubRedisManager(socketio.AsyncRedisManager):
     async def _fan_out(
         self, event: str, args: list[Any], namespace: str, room: Any, skip: Any
     ) -> None:
+        """Send one event to a room: one encoding, and for each member either the finished
+        websocket frame written straight to its connection or, when that is not safe, the
+        packet on its send queue."""
         if namespace not in self.rooms:
             return
         skip_sids = skip if isinstance(skip, list) else [skip]
@@ -134,6 +148,7 @@ class HubRedisManager(socketio.AsyncRedisManager):
             sio_packet.EVENT, namespace=namespace, data=[event, *args]
         ).encode()
         eio_pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+        frame: bytes | None = None
         sockets = self.server.eio.sockets
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip_sids:
@@ -141,7 +156,13 @@ class HubRedisManager(socketio.AsyncRedisManager):
             sock = sockets.get(eio_sid)
             if sock is None or sock.closed:
                 continue
-            sock.queue.put_nowait(eio_pkt)
+            transport = _direct_transport(sock)
+            if transport is not None:
+                if frame is None:
+                    frame = _text_frame(eio_pkt.encode())
+                transport.write(frame)
+            else:
+                sock.queue.put_nowait(eio_pkt)
 
     def _pubsub_connected(self) -> None:
         if self._subscribed_before and self.on_resubscribed is not None:
@@ -187,11 +208,14 @@ async def _poll_without_task(sock: Any) -> list[Any]:
     ends this writer. Same semantics otherwise: all queued packets are taken at once, None
     means closed.
     """
+    sock.hub_idle = True
     try:
         first = await sock.queue.get()
         sock.queue.task_done()
     except asyncio.CancelledError:
         raise engineio_exceptions.QueueEmpty() from None
+    finally:
+        sock.hub_idle = False
     if first is None:
         return []
     packets = [first]
@@ -209,8 +233,73 @@ async def _poll_without_task(sock: Any) -> list[Any]:
 
 
 def speed_up_socket(server: Any, sid: str, namespace: str = "/") -> None:
-    """Give a connected socket the task-free poll (its writer looks `poll` up each time)."""
+    """Give a connected socket the task-free poll (its writer looks `poll` up each time),
+    and find its connection for direct writes when Hypercorn serves it uncompressed."""
     eio_sid = server.manager.eio_sid_from_sid(sid, namespace)
     sock = server.eio.sockets.get(eio_sid)
     if sock is not None:
+        sock.hub_idle = False
+        sock.hub_route = _hypercorn_route(server.environ.get(eio_sid) or {})
         sock.poll = types.MethodType(_poll_without_task, sock)
+
+
+def _hypercorn_route(environ: dict[str, Any]) -> tuple[Any, Any] | None:
+    """(Hypercorn websocket stream, asyncio transport) behind an ASGI websocket, or None.
+
+    Websocket frames from a server are not masked, so a fan-out can build the frame once
+    and hand the same bytes to every member's transport: no writer task wakes up, and no
+    ASGI message, wsproto event and send lock per member (the queued path cost the web
+    process ~30 us per delivery; see docs/performance.md). Only for the case where the
+    bytes are the same for everyone: HTTP/1.1, no permessage-deflate.
+    """
+    if WSStream is None:
+        return None  # pragma: no cover
+    send = environ.get("asgi.send")
+    stream = getattr(send, "__self__", None)
+    if not isinstance(stream, WSStream) or getattr(send, "__name__", "") != "app_send":
+        return None
+    protocol = getattr(stream.send, "__self__", None)
+    if not isinstance(protocol, H11Protocol):
+        return None  # HTTP/2 websockets frame differently
+    tcp = getattr(protocol.send, "__self__", None)
+    transport = getattr(getattr(tcp, "writer", None), "transport", None)
+    connection = getattr(stream, "connection", None)
+    proto = getattr(connection, "_proto", None)
+    if transport is None or proto is None or proto.extensions:
+        return None  # compressed: each member's frame differs
+    return stream, transport
+
+
+def _direct_transport(sock: Any) -> Any:
+    """The transport to write a frame to now, or None to use the socket's queue.
+
+    Direct only when nothing sent before could arrive after: the socket's writer is parked
+    on an empty queue (everything it took is already in the transport, in order), the
+    websocket is open, and the transport is keeping up.
+    """
+    route = getattr(sock, "hub_route", None)
+    if route is None or not sock.hub_idle or sock.closing or not sock.queue.empty():
+        return None
+    stream, transport = route
+    if (
+        stream.closed
+        or stream.state is not ASGIWebsocketState.CONNECTED
+        or stream.connection.state is not ConnectionState.OPEN
+        or transport.is_closing()
+        or transport.get_write_buffer_size() > DIRECT_WRITE_LIMIT
+    ):
+        return None
+    return transport
+
+
+def _text_frame(text: str) -> bytes:
+    """One unfragmented, unmasked websocket text frame (RFC 6455 section 5.2)."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 1 << 16:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return header + payload
