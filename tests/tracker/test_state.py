@@ -160,6 +160,55 @@ async def test_restarted_tracker_reloads_swarm_and_credits_from_the_saved_totals
     assert await stats(hub, member) == (0, 4000)
 
 
+async def test_peers_lost_in_a_crash_set_a_new_baseline_and_credit_nothing_for_that_step(
+    hub: Any, client: Client
+) -> None:
+    """`peers` is UNLOGGED (migration 0034): Postgres empties it after a crash. The tracker
+    then reloads no baseline for the peer, so its next announce counts as its first: the
+    totals become the new base and that step is credited 0, never the whole totals."""
+    async with hub.pool.acquire() as conn:
+        assert await conn.fetchval(
+            "SELECT relpersistence::text FROM pg_class WHERE oid = 'peers'::regclass") == "u"
+    member = await make_member(hub)
+    torrent = await make_torrent(hub, member, size=10_000)
+    pid = peer_id()
+
+    def announce(service: TrackerService, downloaded: int, event: str | None = None) -> None:
+        params: dict[str, Any] = dict(info_hash=torrent.info_hash, peer_id=pid, port=48001,
+                                      uploaded=0, downloaded=downloaded,
+                                      left=10_000 - downloaded)
+        if event:
+            params["event"] = event
+        service.tracker.announce(member.passkey, query(**params).encode(), "192.0.2.8",
+                                 b"qBittorrent/4.6")
+
+    first = TrackerService(hub)
+    await first.start()
+    announce(first, 0, "started")
+    announce(first, 3000)
+    await first.stop()
+    assert await stats(hub, member) == (0, 3000)
+
+    # What the crash recovery does to this peer's row (the whole table, in a real crash;
+    # other tests share this database, so only this member's rows here).
+    async with hub.pool.acquire() as conn:
+        await conn.execute("DELETE FROM peers WHERE user_id = $1", member.id)
+
+    second = TrackerService(hub)
+    await second.start()
+    try:
+        swarm = second.tracker.swarms.get(torrent.id)
+        assert swarm is None or pid not in swarm.peers
+        announce(second, 5000)  # 2000 more since the crash: no baseline to take it from
+        await second.flush()
+        assert await stats(hub, member) == (0, 3000)
+        announce(second, 6000)
+        await second.flush()
+        assert await stats(hub, member) == (0, 4000)
+    finally:
+        await second.stop()
+
+
 async def test_killed_flusher_connection_loses_and_doubles_nothing(
     hub: Any, client: Client
 ) -> None:

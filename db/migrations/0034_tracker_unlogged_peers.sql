@@ -1,0 +1,15 @@
+-- 0034: `peers` written without WAL (UNLOGGED).
+--
+-- `peers` is the tracker's live swarm: the seed's backup plan lists it as "Rebuildable
+-- (Don't backup)", current state only. Every flush rewrites the row of each peer that
+-- announced, so it was most of a flush's WAL. An unlogged table writes none.
+--
+-- The trade-off, on purpose: after a Postgres crash (not a clean shutdown) Postgres empties
+-- an unlogged table, and it is not on streaming replicas. The tracker then reloads an empty
+-- swarm, so the per-peer baselines (the totals each peer last announced) are gone. A peer's
+-- next announce is then its first: it sets a new baseline and is credited 0 for that step,
+-- never its whole totals (tests/tracker/test_state.py). What is lost is the transfer of the
+-- peers' last interval before the crash, not any credit already written: those live in
+-- `torrent_history` and `user_statistics`, which stay logged. Swarm counts come back within
+-- one announce interval as clients announce again.
+ALTER TABLE peers SET UNLOGGED;
