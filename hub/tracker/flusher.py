@@ -287,30 +287,39 @@ async def _write_peers(conn: asyncpg.Connection, gone: int, live: int) -> None:
              FROM tracker_delta_batch d
             WHERE NOT d.gone AND p.torrent_id = d.t AND p.user_id = d.u AND p.peer_id = d.pid"""
     )
-    if _count(status) == live:
+    updated = _count(status)
+    if updated == live:
         return  # every row existed: skip the anti-join
-    await conn.execute(
-        """INSERT INTO peers (torrent_id, user_id, peer_id, ip, ipv6, port, uploaded,
+    # The rows the UPDATE did not find, known absent (anti-join once, skipped when it found
+    # none: the first flush after a start, or after a crash emptied the table), go in by a
+    # plain INSERT: no speculative insertion. Only this tracker writes these keys (swarms are
+    # sharded by torrent); should another process have inserted one meanwhile, the unique
+    # violation fails the flush, which is merged back and retried (the UPDATE then finds it).
+    #
+    # `peers` has no foreign keys (migration 0035: two key checks per new row were most of
+    # the insert). Instead each distinct member and torrent of the new rows is locked once,
+    # FOR KEY SHARE as a key check would, and rows of deleted ones are left out; a delete
+    # waits for this commit and its trigger then removes what this flush inserted.
+    await conn.execute(_PEERS_INSERT.replace("$ABSENT", "" if updated == 0 else _PEERS_ABSENT))
+
+
+_PEERS_ABSENT = """
+              AND NOT EXISTS (SELECT 1 FROM peers p
+                               WHERE p.torrent_id = d.t AND p.user_id = d.u
+                                 AND p.peer_id = d.pid)"""
+_PEERS_INSERT = """WITH new AS MATERIALIZED (
+                SELECT * FROM tracker_delta_batch d WHERE NOT d.gone$ABSENT),
+              live_users AS (SELECT id FROM users WHERE id IN (SELECT u FROM new)
+                              ORDER BY id FOR KEY SHARE),
+              live_torrents AS (SELECT id FROM torrents WHERE id IN (SELECT t FROM new)
+                                 ORDER BY id FOR KEY SHARE)
+           INSERT INTO peers (torrent_id, user_id, peer_id, ip, ipv6, port, uploaded,
                               downloaded, left_bytes, is_seeder, user_agent,
                               last_announce_at)
            SELECT t, u, pid, ip::inet, ip6::inet, port, uploaded, downloaded, lft, seeder,
                   left(ua, 256), to_timestamp(at)
-             FROM tracker_delta_batch d
-            WHERE NOT d.gone
-              AND NOT EXISTS (SELECT 1 FROM peers p
-                               WHERE p.torrent_id = d.t AND p.user_id = d.u
-                                 AND p.peer_id = d.pid)
-           ON CONFLICT (torrent_id, user_id, peer_id) DO UPDATE SET
-               ip = coalesce(EXCLUDED.ip, peers.ip),
-               ipv6 = coalesce(EXCLUDED.ipv6, peers.ipv6),
-               port = EXCLUDED.port,
-               uploaded = EXCLUDED.uploaded,
-               downloaded = EXCLUDED.downloaded,
-               left_bytes = EXCLUDED.left_bytes,
-               is_seeder = EXCLUDED.is_seeder,
-               user_agent = EXCLUDED.user_agent,
-               last_announce_at = EXCLUDED.last_announce_at"""
-    )
+             FROM new
+            WHERE u IN (SELECT id FROM live_users) AND t IN (SELECT id FROM live_torrents)"""
 
 
 async def _write_snatches(conn: asyncpg.Connection) -> set[tuple[UUID, int]]:
@@ -359,31 +368,25 @@ _HISTORY_INSERT = """INSERT INTO torrent_history (user_id, torrent_id, uploaded,
                                         completed_at)
            SELECT u, t, up, down, cup, cdown, st, lt, active, seeder, to_timestamp(at),
                   to_timestamp(at), to_timestamp(done)
-             FROM $SOURCE d
+             FROM $SOURCE d$ABSENT"""
+_HISTORY_ABSENT = """
             WHERE NOT EXISTS (SELECT 1 FROM torrent_history h
-                               WHERE h.user_id = d.u AND h.torrent_id = d.t)
-           ON CONFLICT (user_id, torrent_id) DO UPDATE SET
-               uploaded = torrent_history.uploaded + EXCLUDED.uploaded,
-               downloaded = torrent_history.downloaded + EXCLUDED.downloaded,
-               credited_uploaded = torrent_history.credited_uploaded + EXCLUDED.credited_uploaded,
-               credited_downloaded = torrent_history.credited_downloaded
-                                     + EXCLUDED.credited_downloaded,
-               seed_time_seconds = torrent_history.seed_time_seconds + EXCLUDED.seed_time_seconds,
-               leech_time_seconds = torrent_history.leech_time_seconds
-                                    + EXCLUDED.leech_time_seconds,
-               is_active = EXCLUDED.is_active,
-               is_seeder = EXCLUDED.is_seeder,
-               last_announce_at = greatest(torrent_history.last_announce_at,
-                                           EXCLUDED.last_announce_at),
-               completed_at = coalesce(torrent_history.completed_at, EXCLUDED.completed_at)"""
+                               WHERE h.user_id = d.u AND h.torrent_id = d.t)"""
 
 
 async def _write_history(conn: asyncpg.Connection, pairs: int, deltas: int) -> None:
     source = _HISTORY_ROWS if pairs == deltas else _HISTORY_SUMS
     status = await conn.execute(_HISTORY_UPDATE.replace("$SOURCE", source))
-    if _count(status) == pairs:
+    updated = _count(status)
+    if updated == pairs:
         return
-    await conn.execute(_HISTORY_INSERT.replace("$SOURCE", source))
+    # As for peers: the pairs the UPDATE did not find are known absent (the anti-join is
+    # skipped when it found none), so a plain INSERT, without ON CONFLICT's speculative
+    # insertion (one more WAL record and an index probe per row). A pair inserted by another
+    # process meanwhile fails the flush on the primary key; the batch is merged back and
+    # retried, crediting nothing twice.
+    await conn.execute(_HISTORY_INSERT.replace("$SOURCE", source)
+                       .replace("$ABSENT", "" if updated == 0 else _HISTORY_ABSENT))
 
 
 async def _write_users(

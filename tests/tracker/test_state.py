@@ -209,6 +209,29 @@ async def test_peers_lost_in_a_crash_set_a_new_baseline_and_credit_nothing_for_t
         await second.stop()
 
 
+async def test_erasing_a_member_or_a_torrent_erases_its_peers(hub: Any, client: Client) -> None:
+    """`peers` has no foreign keys (migration 0035): statement triggers do the cascade."""
+    member, other = await make_member(hub), await make_member(hub)
+    torrent, kept = await make_torrent(hub, member), await make_torrent(hub, member)
+    for who, what in ((member, kept), (other, torrent), (other, kept)):
+        reply = await client.announce(who, what, peer_id(), event="started")
+        assert reply.failure is None
+    await flush(hub)
+
+    async def peers(column: str, value: Any) -> int:
+        async with hub.pool.acquire() as conn:
+            return int(await conn.fetchval(
+                f"SELECT count(*) FROM peers WHERE {column} = $1", value))
+
+    assert await peers("user_id", member.id) == 1 and await peers("user_id", other.id) == 2
+    async with hub.pool.acquire() as conn:
+        await conn.execute("DELETE FROM users WHERE id = $1", member.id)
+    assert await peers("user_id", member.id) == 0 and await peers("torrent_id", kept.id) == 1
+    async with hub.pool.acquire() as conn:
+        await conn.execute("DELETE FROM torrents WHERE id = $1", torrent.id)
+    assert await peers("torrent_id", torrent.id) == 0 and await peers("user_id", other.id) == 1
+
+
 async def test_killed_flusher_connection_loses_and_doubles_nothing(
     hub: Any, client: Client
 ) -> None:
