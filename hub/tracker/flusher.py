@@ -361,14 +361,22 @@ _HISTORY_UPDATE = """UPDATE torrent_history h SET
                completed_at = coalesce(h.completed_at, to_timestamp(d.done))
              FROM $SOURCE d
             WHERE h.user_id = d.u AND h.torrent_id = d.t"""
-_HISTORY_INSERT = """INSERT INTO torrent_history (user_id, torrent_id, uploaded, downloaded,
+# New pairs: locked members and torrents once, rows of deleted ones left out (no foreign keys
+# since migration 0036; see _write_peers).
+_HISTORY_INSERT = """WITH new AS MATERIALIZED (SELECT * FROM $SOURCE d$ABSENT),
+              live_users AS (SELECT id FROM users WHERE id IN (SELECT u FROM new)
+                              ORDER BY id FOR KEY SHARE),
+              live_torrents AS (SELECT id FROM torrents WHERE id IN (SELECT t FROM new)
+                                 ORDER BY id FOR KEY SHARE)
+           INSERT INTO torrent_history (user_id, torrent_id, uploaded, downloaded,
                                         credited_uploaded, credited_downloaded,
                                         seed_time_seconds, leech_time_seconds, is_active,
                                         is_seeder, first_announce_at, last_announce_at,
                                         completed_at)
            SELECT u, t, up, down, cup, cdown, st, lt, active, seeder, to_timestamp(at),
                   to_timestamp(at), to_timestamp(done)
-             FROM $SOURCE d$ABSENT"""
+             FROM new
+            WHERE u IN (SELECT id FROM live_users) AND t IN (SELECT id FROM live_torrents)"""
 _HISTORY_ABSENT = """
             WHERE NOT EXISTS (SELECT 1 FROM torrent_history h
                                WHERE h.user_id = d.u AND h.torrent_id = d.t)"""

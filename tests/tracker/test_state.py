@@ -209,8 +209,11 @@ async def test_peers_lost_in_a_crash_set_a_new_baseline_and_credit_nothing_for_t
         await second.stop()
 
 
-async def test_erasing_a_member_or_a_torrent_erases_its_peers(hub: Any, client: Client) -> None:
-    """`peers` has no foreign keys (migration 0035): statement triggers do the cascade."""
+async def test_erasing_a_member_or_a_torrent_erases_its_peers_and_history(
+    hub: Any, client: Client
+) -> None:
+    """`peers` and `torrent_history` have no foreign keys (migrations 0035, 0036): statement
+    triggers do the cascade."""
     member, other = await make_member(hub), await make_member(hub)
     torrent, kept = await make_torrent(hub, member), await make_torrent(hub, member)
     for who, what in ((member, kept), (other, torrent), (other, kept)):
@@ -218,18 +221,47 @@ async def test_erasing_a_member_or_a_torrent_erases_its_peers(hub: Any, client: 
         assert reply.failure is None
     await flush(hub)
 
-    async def peers(column: str, value: Any) -> int:
+    async def rows(column: str, value: Any) -> tuple[int, int]:
         async with hub.pool.acquire() as conn:
-            return int(await conn.fetchval(
-                f"SELECT count(*) FROM peers WHERE {column} = $1", value))
+            return (
+                int(await conn.fetchval(f"SELECT count(*) FROM peers WHERE {column} = $1",
+                                        value)),
+                int(await conn.fetchval(
+                    f"SELECT count(*) FROM torrent_history WHERE {column} = $1", value)),
+            )
 
-    assert await peers("user_id", member.id) == 1 and await peers("user_id", other.id) == 2
+    assert await rows("user_id", member.id) == (1, 1)
+    assert await rows("user_id", other.id) == (2, 2)
     async with hub.pool.acquire() as conn:
         await conn.execute("DELETE FROM users WHERE id = $1", member.id)
-    assert await peers("user_id", member.id) == 0 and await peers("torrent_id", kept.id) == 1
+    assert await rows("user_id", member.id) == (0, 0)
+    assert await rows("torrent_id", kept.id) == (1, 1)
     async with hub.pool.acquire() as conn:
         await conn.execute("DELETE FROM torrents WHERE id = $1", torrent.id)
-    assert await peers("torrent_id", torrent.id) == 0 and await peers("user_id", other.id) == 1
+    assert await rows("torrent_id", torrent.id) == (0, 0)
+    assert await rows("user_id", other.id) == (1, 1)
+
+
+async def test_a_flush_leaves_out_peers_and_history_of_members_deleted_meanwhile(
+    hub: Any, client: Client
+) -> None:
+    """Without foreign keys on these two tables the flusher leaves out their new rows of a
+    deleted member itself; the batch still fails once on `user_statistics`' key, drops the
+    orphaned deltas and goes out with the next flush."""
+    member, gone = await make_member(hub), await make_member(hub)
+    torrent = await make_torrent(hub, member)
+    for who in (member, gone):
+        reply = await client.announce(who, torrent, peer_id(), event="started")
+        assert reply.failure is None
+    async with hub.pool.acquire() as conn:
+        await conn.execute("DELETE FROM users WHERE id = $1", gone.id)
+        await flush(hub)
+        await flush(hub)
+        for table in ("peers", "torrent_history"):
+            assert await conn.fetchval(
+                f"SELECT count(*) FROM {table} WHERE user_id = $1", gone.id) == 0
+            assert await conn.fetchval(
+                f"SELECT count(*) FROM {table} WHERE user_id = $1", member.id) == 1
 
 
 async def test_killed_flusher_connection_loses_and_doubles_nothing(
