@@ -1,9 +1,11 @@
-"""Write an accumulated batch to Postgres in one transaction.
+"""Write an accumulated batch to Postgres: the credits in one transaction, the log in another.
 
-Each table gets one set-based statement (`INSERT ... SELECT FROM unnest(...) ON CONFLICT ...
-DO UPDATE`), the announce log goes in by COPY (append-only, the cheapest path Postgres has),
-and the batch id goes into `tracker_flushes` in the same transaction so a commit whose
-acknowledgement was lost is recognised instead of retried (see migration 0030).
+The deltas go once by binary COPY into a temp table; each credited table gets set-based
+statements reading it (an UPDATE of the rows that exist, a plain INSERT of the ones known
+absent, an upsert for the statistics), the announce log goes in by COPY (append-only, the
+cheapest path Postgres has), and each batch id goes into `tracker_flushes` in the same
+transaction so a commit whose acknowledgement was lost is recognised instead of retried
+(see migration 0030).
 """
 
 from __future__ import annotations
