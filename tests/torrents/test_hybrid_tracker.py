@@ -11,6 +11,7 @@ import aiohttp
 import bencodepy
 
 from hub.torrents import actions
+from hub.tracker.service import MISS_RETRY_SECONDS
 from tests.factories import login, make_moderator, make_user
 from tests.torrents.builders import hybrid_torrent
 from tests.torrents.helpers import category_id, upload, viewer_of
@@ -65,8 +66,10 @@ async def test_hybrid_is_announced_by_sha1_and_by_truncated_sha256(
 async def _until_accepted(
     http: aiohttp.ClientSession, passkey: str, info_hash: bytes, peer_id: bytes, port: int
 ) -> dict[bytes, Any]:
+    # A key the tracker has just looked up and not found is not looked up again for
+    # MISS_RETRY_SECONDS (junk keys must not cost a query each), so wait longer than that.
     reply: dict[bytes, Any] = {}
-    for _ in range(50):
+    for _ in range(int((MISS_RETRY_SECONDS + 5) / 0.1)):
         reply = await _announce(http, passkey, info_hash, peer_id, port)
         if b"failure reason" not in reply:
             break
