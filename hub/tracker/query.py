@@ -25,6 +25,11 @@ _a2b_qp = binascii.a2b_qp
 
 
 def _unquote(value: bytes) -> bytes:
+    if b"+" in value:
+        # Form encoding (Python's urlencode, some clients) writes byte 0x20 as "+"; a real
+        # "+" arrives as %2B. As "%20" rather than " ": the fast path below would strip
+        # a trailing space, as quoted-printable does at the end of a line.
+        value = value.replace(b"+", b"%20")
     if b"%" not in value:
         return value
     # Percent-encoding with upper-case hex is quoted-printable with `%` for `=`, which
