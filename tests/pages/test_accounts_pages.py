@@ -509,6 +509,8 @@ async def test_admin_finds_bans_and_unbans_a_member(hub, http):
     status, body = await page(http, path)
     assert "banned" in body and "Unban" in body
     assert "user.ban" in body and "ratio cheating" in body  # the audit trail is on the page
+    assert body.count('id="audit"') == 1
+    assert f"<title>Manage {target.username} ·" in body  # the title is text, not the table
     await form_post(http, f"{path}/unban", {})
     async with hub.pool.acquire() as conn:
         actions_logged = await conn.fetch(
