@@ -354,6 +354,15 @@ async def mute_member(
     return {"user_id": str(target["id"]), "username": target["username"], **details}
 
 
+async def mutes_in(hub: Hub, moderator: Viewer, room_slug: str) -> list[dict[str, Any]]:
+    """For a moderator's view of a room: who is muted there, where, until when."""
+    if not moderator.is_moderator:
+        return []
+    async with hub.pool.acquire() as conn:
+        room = await _room_for(conn, moderator, room_slug)
+        return [dict(r) for r in await q.select_mutes_covering(conn, room.id)]
+
+
 async def unmute_member(
     hub: Hub, moderator: Viewer, username: str, *, room_slug: str | None, ip: str | None = None
 ) -> int:

@@ -178,6 +178,19 @@ async def insert_mute(
     )
 
 
+async def select_mutes_covering(conn: asyncpg.Connection, room_id: int) -> list[asyncpg.Record]:
+    """Mutes in force in this room: its own and the all-rooms ones."""
+    return await conn.fetch(
+        """SELECT u.username::text AS username, m.room_id IS NULL AS all_rooms,
+                  m.expires_at, m.reason
+             FROM chat_mutes m JOIN users u ON u.id = m.user_id
+            WHERE (m.room_id IS NULL OR m.room_id = $1) AND m.lifted_at IS NULL
+              AND (m.expires_at IS NULL OR m.expires_at > now())
+            ORDER BY u.username, m.room_id NULLS FIRST""",
+        room_id,
+    )
+
+
 async def lift_mutes(
     conn: asyncpg.Connection, user_id: UUID, room_id: int | None, lifted_by: UUID
 ) -> int:

@@ -89,6 +89,7 @@ async def chat_page(slug: str | None = None) -> Any:
         render_body=render_body,
         edit_window=hub.settings.chat_edit_window_seconds,
         message_max=hub.settings.chat_message_max,
+        mutes=await chat.mutes_in(hub, who, slug),
     )
 
 
@@ -103,6 +104,28 @@ async def post_message_form(slug: str) -> Any:
         if error.status in (403, 404) and error.code in ("forbidden", "not_found"):
             return await render_error(error.status, error.message)
         await flash(error.message, "error")
+    return redirect(url_for("chat.chat_page", slug=slug))
+
+
+@bp.post("/chat/<slug>/unmute")
+@allow(Access.MODERATOR)
+async def unmute_form(slug: str) -> Any:
+    """The moderator's Unmute button: lifts the mute in this room, or in all rooms."""
+    form = await request.form
+    username = form.get("username", "")
+    try:
+        lifted = await chat.unmute_member(
+            current_hub(),
+            viewer(),
+            username,
+            room_slug=None if form.get("scope") == "all" else slug,
+            ip=request.remote_addr,
+        )
+    except chat.ChatError as error:
+        await flash(error.message, "error")
+    else:
+        await flash(f"{username} can talk again." if lifted else f"{username} was not muted.",
+                    "success" if lifted else "error")
     return redirect(url_for("chat.chat_page", slug=slug))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hub.community import chat
 from tests.community.helpers import viewer_of
-from tests.factories import csrf, csrf_headers, login, make_user
+from tests.factories import csrf, csrf_headers, login, make_moderator, make_user
 
 
 async def test_chat_page_renders_history_safely_with_links_and_mentions(hub, http):
@@ -79,3 +79,37 @@ async def test_chat_needs_a_login(http):
         assert response.status in (302, 303)
     async with http.get("/api/v1/chat/rooms/lobby/messages") as response:
         assert response.status == 401
+
+
+async def test_moderator_sees_who_is_muted_and_unmutes_from_the_room_page(hub, http):
+    moderator = await make_moderator(hub)
+    noisy = await make_user(hub)
+    await chat.mute_member(
+        hub, await viewer_of(hub, moderator), noisy.username,
+        room_slug="lobby", seconds=600, reason="flooding",
+    )
+    await login(http, moderator)
+    async with http.get("/chat/lobby") as response:
+        html = await response.text()
+    assert 'id="chat-mutes"' in html
+    assert noisy.username in html and "flooding" in html
+    async with http.post(
+        "/chat/lobby/unmute",
+        data={"username": noisy.username, "scope": "room", "csrf_token": csrf(http)},
+    ) as response:
+        html = await response.text()
+    assert f"{noisy.username} can talk again." in html
+    sent = await chat.send_message(hub, await viewer_of(hub, noisy), "lobby", "back again")
+    assert sent.body == "back again"
+
+
+async def test_members_see_no_mute_list_and_cannot_unmute(hub, http):
+    member = await make_user(hub)
+    await login(http, member)
+    async with http.get("/chat/lobby") as response:
+        assert 'id="chat-mutes"' not in await response.text()
+    async with http.post(
+        "/chat/lobby/unmute",
+        data={"username": member.username, "scope": "room", "csrf_token": csrf(http)},
+    ) as response:
+        assert response.status == 403
