@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
+from hub.errors import Refusal
 
-class AccountError(Exception):
+
+class AccountError(Refusal):
     """A refusal a person can act on: a message, the field it concerns, an HTTP status."""
 
-    status = 400
-
     def __init__(self, message: str, field: str | None = None, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        if status is not None:
-            self.status = status
+        super().__init__(message, status=status, field=field)
 
 
 class NotFound(AccountError):

@@ -20,6 +20,7 @@ from hub import db
 from hub.community import chat_queries as q
 from hub.community import notifications
 from hub.community.chat_queries import Message, Room
+from hub.errors import Refusal
 from hub.moderation import audit
 from hub.policy import Viewer
 from hub.realtime import events
@@ -39,7 +40,7 @@ MUTE_MAX_SECONDS = 366 * 24 * 3600
 MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,30}[A-Za-z0-9_])?)")
 
 
-class ChatError(Exception):
+class ChatError(Refusal):
     """A refusal a person can read; `code` is stable for clients, `status` for HTTP."""
 
     def __init__(
@@ -51,11 +52,11 @@ class ChatError(Exception):
         field: str | None = None,
         retry_after: int | None = None,
     ) -> None:
-        super().__init__(message)
+        extra: dict[str, Any] = {"code": code}
+        if retry_after is not None:
+            extra["retry_after"] = retry_after
+        super().__init__(message, status=status, field=field, **extra)
         self.code = code
-        self.message = message
-        self.status = status
-        self.field = field
         self.retry_after = retry_after
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from hub import db
+from hub.errors import Refusal
 from hub.moderation import audit, queue, reports
 from hub.policy import Viewer
 
@@ -23,12 +24,8 @@ TORRENT_DECISIONS = ("approve", "reject", "postpone")
 REPORT_DECISIONS = ("resolved", "dismissed")
 
 
-class DashboardError(Exception):
-    def __init__(self, message: str, *, status: int = 400, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.field = field
+class DashboardError(Refusal):
+    pass
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import asyncpg
 
 from hub import db
 from hub.community import notifications
+from hub.errors import Refusal
 from hub.realtime import events
 
 if TYPE_CHECKING:
@@ -28,14 +29,8 @@ STREAM = "modqueue"
 OPEN_STATUSES = ("pending", "in_progress", "postponed")
 
 
-class QueueError(Exception):
+class QueueError(Refusal):
     """A queue action that cannot happen; `status` is the HTTP status a route should use."""
-
-    status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class QueueNotFound(QueueError):

@@ -18,6 +18,7 @@ import asyncpg
 
 from hub import db
 from hub.community import notifications
+from hub.errors import Refusal
 from hub.policy import Viewer
 
 if TYPE_CHECKING:
@@ -50,12 +51,8 @@ def _describe_closed(p: dict[str, Any]) -> tuple[str, str | None]:
 notifications.register_kind("report_closed", "Staff handled my report", _describe_closed)
 
 
-class ReportError(Exception):
-    def __init__(self, message: str, *, field: str | None = None, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.status = status
+class ReportError(Refusal):
+    pass
 
 
 @dataclass(frozen=True)

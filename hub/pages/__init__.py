@@ -14,6 +14,7 @@ from quart_schema import QuartSchema, RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
 from hub import policy
+from hub.errors import Refusal
 from hub.pages import web
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ def create_quart_app(hub: Hub) -> Quart:
     app.before_request(_enforce_policy)
     app.after_request(web.security_headers)
     app.register_error_handler(RequestSchemaValidationError, _validation_error)
-    app.register_error_handler(web.ApiError, web.api_error_response)
+    # AccountError keeps its own handler (hub/pages/api_accounts.py), found first by MRO.
+    app.register_error_handler(Refusal, web.refusal_response)
     app.context_processor(web.template_context)
     return app
 

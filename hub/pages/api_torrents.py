@@ -18,7 +18,6 @@ from quart_schema.pydantic import File
 from hub.pages.web import ApiError, current_hub, viewer
 from hub.policy import Access, allow
 from hub.torrents import actions, queries
-from hub.torrents.actions import TorrentError
 from hub.torrents.metadata import MetadataError, parse_ids
 from hub.torrents.metadata import provider as metadata_provider
 
@@ -31,8 +30,6 @@ WRITE = "torrents:write"
 MODERATE = "torrents:moderate"
 
 
-def _api_error(exc: TorrentError) -> ApiError:
-    return ApiError(exc.status, exc.message, exc.field, **exc.extra)
 
 
 def torrent_json(t: queries.TorrentRow, *, staff: bool, own: bool) -> dict[str, Any]:
@@ -107,8 +104,6 @@ async def upload(data: UploadForm) -> Any:
         )
     except MetadataError as exc:
         raise ApiError(400, exc.message, exc.field) from None
-    except TorrentError as exc:
-        raise _api_error(exc) from None
     async with hub.pool.acquire() as conn:
         t = await queries.select_torrent(conn, torrent_id)
     assert t is not None
@@ -233,10 +228,7 @@ def metadata_ids(t: queries.TorrentRow) -> Any:
 
 
 async def download_response(torrent_id: int) -> Response:
-    try:
-        filename, body = await actions.torrent_for_download(current_hub(), viewer(), torrent_id)
-    except TorrentError as exc:
-        raise _api_error(exc) from None
+    filename, body = await actions.torrent_for_download(current_hub(), viewer(), torrent_id)
     response = Response(body, mimetype="application/x-bittorrent")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-store"  # it holds the member's passkey
@@ -258,10 +250,7 @@ class ReasonBody:
 @bp.post("/torrents/<int:torrent_id>/approve")
 @allow(Access.MODERATOR, token_scope=MODERATE)
 async def approve(torrent_id: int) -> Any:
-    try:
-        await actions.approve_torrent(current_hub(), viewer(), torrent_id)
-    except TorrentError as exc:
-        raise _api_error(exc) from None
+    await actions.approve_torrent(current_hub(), viewer(), torrent_id)
     return jsonify(id=torrent_id, status="approved")
 
 
@@ -269,10 +258,7 @@ async def approve(torrent_id: int) -> Any:
 @allow(Access.MODERATOR, token_scope=MODERATE)
 @validate_request(ReasonBody)
 async def reject(torrent_id: int, data: ReasonBody) -> Any:
-    try:
-        await actions.reject_torrent(current_hub(), viewer(), torrent_id, data.reason)
-    except TorrentError as exc:
-        raise _api_error(exc) from None
+    await actions.reject_torrent(current_hub(), viewer(), torrent_id, data.reason)
     return jsonify(id=torrent_id, status="rejected", reason=data.reason.strip())
 
 
@@ -284,10 +270,7 @@ async def postpone(torrent_id: int) -> Any:
     reason = body.get("reason") if isinstance(body, dict) else None
     if reason is not None and not isinstance(reason, str):
         raise ApiError(400, "reason must be text", "reason")
-    try:
-        await actions.postpone_torrent(current_hub(), viewer(), torrent_id, reason)
-    except TorrentError as exc:
-        raise _api_error(exc) from None
+    await actions.postpone_torrent(current_hub(), viewer(), torrent_id, reason)
     return jsonify(id=torrent_id, status="postponed")
 
 
@@ -304,18 +287,15 @@ class FlagsBody:
 @validate_request(FlagsBody)
 async def set_flags(torrent_id: int, data: FlagsBody) -> Any:
     """Freeleech (optionally until a time), neutral leech, double upload."""
-    try:
-        await actions.set_flags(
-            current_hub(),
-            viewer(),
-            torrent_id,
-            freeleech=data.freeleech,
-            neutral=data.neutral_leech,
-            double_upload=data.double_upload,
-            freeleech_until=data.freeleech_until,
-        )
-    except TorrentError as exc:
-        raise _api_error(exc) from None
+    await actions.set_flags(
+        current_hub(),
+        viewer(),
+        torrent_id,
+        freeleech=data.freeleech,
+        neutral=data.neutral_leech,
+        double_upload=data.double_upload,
+        freeleech_until=data.freeleech_until,
+    )
     return jsonify(
         id=torrent_id,
         freeleech=data.freeleech,
@@ -354,10 +334,7 @@ async def list_tags(torrent_id: int) -> Any:
 @validate_request(TagBody)
 async def propose_tag(torrent_id: int, data: TagBody) -> Any:
     """Propose a tag (it starts with the proposer's +1)."""
-    try:
-        score = await actions.propose_tag(current_hub(), viewer(), torrent_id, data.name)
-    except TorrentError as exc:
-        raise _api_error(exc) from None
+    score = await actions.propose_tag(current_hub(), viewer(), torrent_id, data.name)
     return jsonify(name=data.name.strip().lower(), score=score), 201
 
 
@@ -366,10 +343,7 @@ async def propose_tag(torrent_id: int, data: TagBody) -> Any:
 @validate_request(VoteBody)
 async def vote_tag(torrent_id: int, tag: str, data: VoteBody) -> Any:
     """Vote a tag up (1), down (-1) or withdraw the vote (0)."""
-    try:
-        score = await actions.vote_tag(current_hub(), viewer(), torrent_id, tag, data.vote)
-    except TorrentError as exc:
-        raise _api_error(exc) from None
+    score = await actions.vote_tag(current_hub(), viewer(), torrent_id, tag, data.vote)
     return jsonify(name=tag.lower(), score=score, my_vote=data.vote, shown=score > 0)
 
 
@@ -394,27 +368,21 @@ async def site_freeleech() -> Any:
 @allow(Access.ADMIN, token_scope=MODERATE)
 @validate_request(WindowBody)
 async def start_site_freeleech(data: WindowBody) -> Any:
-    try:
-        window = await actions.start_site_freeleech(
-            current_hub(),
-            viewer(),
-            ends_at=data.ends_at,
-            starts_at=data.starts_at,
-            double_upload=data.double_upload,
-            reason=data.reason,
-        )
-    except TorrentError as exc:
-        raise _api_error(exc) from None
+    window = await actions.start_site_freeleech(
+        current_hub(),
+        viewer(),
+        ends_at=data.ends_at,
+        starts_at=data.starts_at,
+        double_upload=data.double_upload,
+        reason=data.reason,
+    )
     return jsonify(window.payload()), 201
 
 
 @bp.post("/freeleech/<int:window_id>/end")
 @allow(Access.ADMIN, token_scope=MODERATE)
 async def end_site_freeleech(window_id: int) -> Any:
-    try:
-        window = await actions.end_site_freeleech(current_hub(), viewer(), window_id)
-    except TorrentError as exc:
-        raise _api_error(exc) from None
+    window = await actions.end_site_freeleech(current_hub(), viewer(), window_id)
     return jsonify(window.payload())
 
 

@@ -16,7 +16,7 @@ from quart import Blueprint, flash, jsonify, redirect, render_template, request,
 from quart_schema import validate_querystring, validate_request
 
 from hub.community import chat
-from hub.pages.web import ApiError, current_hub, render_error, viewer
+from hub.pages.web import current_hub, render_error, viewer
 from hub.policy import Access, allow
 
 # API token scopes these routes accept.
@@ -54,13 +54,6 @@ def render_body(body: str) -> Markup:
         last = match.end()
     parts.append(str(escape(body[last:])))
     return Markup("".join(parts))  # noqa: S704 - every user fragment above is escaped
-
-
-def _api_error(error: chat.ChatError) -> ApiError:
-    extra: dict[str, Any] = {"code": error.code}
-    if error.retry_after is not None:
-        extra["retry_after"] = error.retry_after
-    return ApiError(error.status, error.message, error.field, **extra)
 
 
 # ------------------------------------------------------------------ pages
@@ -168,12 +161,9 @@ async def api_rooms() -> Any:
 @validate_querystring(HistoryQuery)
 async def api_history(slug: str, query_args: HistoryQuery) -> Any:
     """Up to `limit` messages older than `before` (a message id), oldest first."""
-    try:
-        page = await chat.history(
-            current_hub(), viewer(), slug, query_args.before, query_args.limit
-        )
-    except chat.ChatError as error:
-        raise _api_error(error) from None
+    page = await chat.history(
+        current_hub(), viewer(), slug, query_args.before, query_args.limit
+    )
     return jsonify(page.to_dict())
 
 
@@ -181,10 +171,7 @@ async def api_history(slug: str, query_args: HistoryQuery) -> Any:
 @allow(Access.MEMBER, right="chat", token_scope=CHAT_SCOPE)
 @validate_request(SendBody)
 async def api_send(slug: str, data: SendBody) -> Any:
-    try:
-        message = await chat.send_message(current_hub(), viewer(), slug, data.body)
-    except chat.ChatError as error:
-        raise _api_error(error) from None
+    message = await chat.send_message(current_hub(), viewer(), slug, data.body)
     return jsonify(message=message.to_dict()), 201
 
 
@@ -192,22 +179,16 @@ async def api_send(slug: str, data: SendBody) -> Any:
 @allow(Access.MEMBER, right="chat", token_scope=CHAT_SCOPE)
 @validate_request(SendBody)
 async def api_edit(message_id: int, data: SendBody) -> Any:
-    try:
-        message = await chat.edit_message(current_hub(), viewer(), message_id, data.body)
-    except chat.ChatError as error:
-        raise _api_error(error) from None
+    message = await chat.edit_message(current_hub(), viewer(), message_id, data.body)
     return jsonify(message=message.to_dict())
 
 
 @bp.delete("/api/v1/chat/messages/<int:message_id>")
 @allow(Access.MEMBER, right="chat", token_scope=CHAT_SCOPE)
 async def api_delete(message_id: int) -> Any:
-    try:
-        message = await chat.delete_message(
-            current_hub(), viewer(), message_id, ip=request.remote_addr
-        )
-    except chat.ChatError as error:
-        raise _api_error(error) from None
+    message = await chat.delete_message(
+        current_hub(), viewer(), message_id, ip=request.remote_addr
+    )
     return jsonify(message=message.to_dict())
 
 
@@ -215,32 +196,26 @@ async def api_delete(message_id: int) -> Any:
 @allow(Access.MODERATOR, token_scope=MODERATE_SCOPE)
 @validate_request(MuteBody)
 async def api_mute(data: MuteBody) -> Any:
-    try:
-        mute = await chat.mute_member(
-            current_hub(),
-            viewer(),
-            data.username,
-            room_slug=data.room,
-            seconds=data.seconds,
-            reason=data.reason,
-            ip=request.remote_addr,
-        )
-    except chat.ChatError as error:
-        raise _api_error(error) from None
+    mute = await chat.mute_member(
+        current_hub(),
+        viewer(),
+        data.username,
+        room_slug=data.room,
+        seconds=data.seconds,
+        reason=data.reason,
+        ip=request.remote_addr,
+    )
     return jsonify(mute=mute), 201
 
 
 @bp.delete("/api/v1/chat/mutes/<username>")
 @allow(Access.MODERATOR, token_scope=MODERATE_SCOPE)
 async def api_unmute(username: str) -> Any:
-    try:
-        lifted = await chat.unmute_member(
-            current_hub(),
-            viewer(),
-            username,
-            room_slug=request.args.get("room") or None,
-            ip=request.remote_addr,
-        )
-    except chat.ChatError as error:
-        raise _api_error(error) from None
+    lifted = await chat.unmute_member(
+        current_hub(),
+        viewer(),
+        username,
+        room_slug=request.args.get("room") or None,
+        ip=request.remote_addr,
+    )
     return jsonify(lifted=lifted)

@@ -14,7 +14,7 @@ from quart import Blueprint, flash, jsonify, redirect, render_template, request,
 from quart_schema import validate_request
 
 from hub.moderation import dashboard, reports
-from hub.pages.web import ApiError, current_hub, render_error, viewer
+from hub.pages.web import current_hub, render_error, viewer
 from hub.policy import Access, allow
 
 # API token scopes these routes accept.
@@ -24,8 +24,6 @@ REPORT_SCOPE = "report"
 bp = Blueprint("moderation", __name__)
 
 
-def _api(error: dashboard.DashboardError | reports.ReportError) -> ApiError:
-    return ApiError(error.status, error.message, error.field)
 
 
 async def _stream_seq() -> int:
@@ -97,20 +95,14 @@ async def api_queue() -> Any:
 @bp.post("/api/v1/moderation/queue/<int:queue_id>/claim")
 @allow(Access.MODERATOR, token_scope=MODERATE_SCOPE)
 async def api_claim(queue_id: int) -> Any:
-    try:
-        return jsonify(item=await dashboard.claim(current_hub(), viewer(), queue_id))
-    except dashboard.DashboardError as error:
-        raise _api(error) from None
+    return jsonify(item=await dashboard.claim(current_hub(), viewer(), queue_id))
 
 
 @bp.post("/api/v1/moderation/queue/<int:queue_id>/assign")
 @allow(Access.MODERATOR, token_scope=MODERATE_SCOPE)
 @validate_request(AssignBody)
 async def api_assign(queue_id: int, data: AssignBody) -> Any:
-    try:
-        item = await dashboard.assign(current_hub(), viewer(), queue_id, data.username)
-    except dashboard.DashboardError as error:
-        raise _api(error) from None
+    item = await dashboard.assign(current_hub(), viewer(), queue_id, data.username)
     return jsonify(item=item)
 
 
@@ -118,17 +110,14 @@ async def api_assign(queue_id: int, data: AssignBody) -> Any:
 @allow(Access.MODERATOR, token_scope=MODERATE_SCOPE)
 @validate_request(ResolveBody)
 async def api_resolve(queue_id: int, data: ResolveBody) -> Any:
-    try:
-        result = await dashboard.resolve(
-            current_hub(),
-            viewer(),
-            queue_id,
-            data.decision,
-            data.reason,
-            ip=request.remote_addr,
-        )
-    except dashboard.DashboardError as error:
-        raise _api(error) from None
+    result = await dashboard.resolve(
+        current_hub(),
+        viewer(),
+        queue_id,
+        data.decision,
+        data.reason,
+        ip=request.remote_addr,
+    )
     return jsonify(result)
 
 
@@ -188,15 +177,12 @@ async def report_form() -> Any:
 @allow(Access.MEMBER, token_scope=REPORT_SCOPE)
 @validate_request(ReportBody)
 async def api_report(data: ReportBody) -> Any:
-    try:
-        report = await reports.create_report(
-            current_hub(),
-            viewer(),
-            target_type=data.target_type,
-            target_id=data.target_id,
-            reason=data.reason,
-            report_type=data.report_type,
-        )
-    except reports.ReportError as error:
-        raise _api(error) from None
+    report = await reports.create_report(
+        current_hub(),
+        viewer(),
+        target_type=data.target_type,
+        target_id=data.target_id,
+        reason=data.reason,
+        report_type=data.report_type,
+    )
     return jsonify(report=report.to_dict()), 201

@@ -10,6 +10,7 @@ from quart import Response, current_app, g, jsonify, render_template, request
 from quart_schema import RequestSchemaValidationError
 
 from hub import policy
+from hub.errors import Refusal
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -27,15 +28,11 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-class ApiError(Exception):
-    """A 4xx with a message, and the field it is about when there is one."""
+class ApiError(Refusal):
+    """A 4xx a route raises itself, with the field it is about when there is one."""
 
     def __init__(self, status: int, message: str, field: str | None = None, **extra: Any):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
-        self.extra = extra
+        super().__init__(message, status=status, field=field, **extra)
 
 
 def current_hub() -> Hub:
@@ -115,7 +112,10 @@ def security_headers(response: Response) -> Response:
     return response
 
 
-def api_error_response(error: ApiError) -> Any:
+async def refusal_response(error: Refusal) -> Any:
+    """Any area's refusal that a route let through: JSON for the API, a page for people."""
+    if not wants_json():
+        return await render_error(error.status, error.message)
     body: dict[str, Any] = {"error": error.message}
     if error.field:
         body["field"] = error.field

@@ -16,6 +16,7 @@ import asyncpg
 
 from hub import db
 from hub.community import notifications
+from hub.errors import Refusal
 from hub.moderation import audit
 from hub.moderation import queue as modqueue
 from hub.realtime import events
@@ -34,15 +35,11 @@ MAX_TAGS_PER_UPLOAD = 20
 MAX_REASON_CHARS = 2000
 
 
-class TorrentError(Exception):
+class TorrentError(Refusal):
     """Why an action cannot happen; `status` is the HTTP status a route answers with."""
 
     def __init__(self, status: int, message: str, field: str | None = None, **extra: Any):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
-        self.extra = extra
+        super().__init__(message, status=status, field=field, **extra)
 
 
 def torrent_stream(torrent_id: int) -> str:
