@@ -9,19 +9,24 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 
-def _bool(name: str, default: bool) -> bool:
+def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None:
         return default
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _int(name: str, default: int) -> int:
+def env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw else default
 
 
-def _list(name: str) -> tuple[str, ...]:
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw else default
+
+
+def env_list(name: str) -> tuple[str, ...]:
     raw = os.environ.get(name, "")
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -100,12 +105,12 @@ class Settings:
             totp_encryption_key=totp_key,
             registration=os.environ.get("HUB_REGISTRATION", "invite"),
             admin_password=os.environ.get("HUB_ADMIN_PASSWORD") or None,
-            cookie_secure=_bool("HUB_COOKIE_SECURE", False),
-            trusted_proxies=_list("HUB_TRUSTED_PROXIES"),
-            announce_interval=_int("HUB_ANNOUNCE_INTERVAL", 1800),
-            announce_min_interval=_int("HUB_ANNOUNCE_MIN_INTERVAL", 300),
-            client_whitelist=_list("HUB_CLIENT_WHITELIST"),
-            max_torrent_file_bytes=_int("HUB_MAX_TORRENT_BYTES", 10 * 1024 * 1024),
+            cookie_secure=env_bool("HUB_COOKIE_SECURE", False),
+            trusted_proxies=env_list("HUB_TRUSTED_PROXIES"),
+            announce_interval=env_int("HUB_ANNOUNCE_INTERVAL", 1800),
+            announce_min_interval=env_int("HUB_ANNOUNCE_MIN_INTERVAL", 300),
+            client_whitelist=env_list("HUB_CLIENT_WHITELIST"),
+            max_torrent_file_bytes=env_int("HUB_MAX_TORRENT_BYTES", 10 * 1024 * 1024),
             torrent_source=os.environ.get("HUB_TORRENT_SOURCE", site_name),
         )
         _read_tunables(cls, values)
@@ -125,7 +130,7 @@ def _read_tunables(cls: type[Settings], values: dict[str, object]) -> None:
         if default is MISSING and f.default_factory is not MISSING:
             default = f.default_factory()
         if isinstance(default, bool):
-            values[f.name] = _bool(f"HUB_{f.name.upper()}", default)
+            values[f.name] = env_bool(f"HUB_{f.name.upper()}", default)
         elif isinstance(default, int):
             values[f.name] = int(raw)
         elif isinstance(default, float):

@@ -9,15 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw else default
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw else default
+from hub.config import env_float, env_int, env_list
 
 
 @dataclass(frozen=True)
@@ -56,26 +48,23 @@ class TaskSettings:
 
     @classmethod
     def from_env(cls, **overrides: object) -> TaskSettings:
-        jobs = tuple(
-            part.strip() for part in os.environ.get("HUB_WORKER_JOBS", "").split(",")
-            if part.strip()
-        )
+        jobs = env_list("HUB_WORKER_JOBS")
         mode = os.environ.get("HUB_CHAT_ARCHIVE_MODE", "archive")
         if mode not in ("archive", "delete"):
             raise ValueError("HUB_CHAT_ARCHIVE_MODE must be 'archive' or 'delete'")
         values: dict[str, object] = dict(
             jobs=jobs,
-            max_sleep_seconds=_float("HUB_WORKER_MAX_SLEEP", 60.0),
-            retry_seconds=_float("HUB_WORKER_RETRY_SECONDS", 60.0),
-            session_retention_days=_int("HUB_SESSION_RETENTION_DAYS", 30),
-            chat_retention_days=_int("HUB_CHAT_RETENTION_DAYS", 90),
+            max_sleep_seconds=env_float("HUB_WORKER_MAX_SLEEP", 60.0),
+            retry_seconds=env_float("HUB_WORKER_RETRY_SECONDS", 60.0),
+            session_retention_days=env_int("HUB_SESSION_RETENTION_DAYS", 30),
+            chat_retention_days=env_int("HUB_CHAT_RETENTION_DAYS", 90),
             chat_archive_mode=mode,
-            announces_keep_months=_int("HUB_ANNOUNCES_KEEP_MONTHS", 3),
-            peer_history_keep_days=_int("HUB_PEER_HISTORY_KEEP_DAYS", 30),
-            audit_keep_months=_int("HUB_AUDIT_KEEP_MONTHS", 12),
-            hnr_days=_int("HUB_HNR_DAYS", 14),
-            hnr_min_seed_hours=_int("HUB_HNR_MIN_SEED_HOURS", 72),
-            ratio_grace_bytes=_int("HUB_RATIO_GRACE_BYTES", 5 * 1024**3),
+            announces_keep_months=env_int("HUB_ANNOUNCES_KEEP_MONTHS", 3),
+            peer_history_keep_days=env_int("HUB_PEER_HISTORY_KEEP_DAYS", 30),
+            audit_keep_months=env_int("HUB_AUDIT_KEEP_MONTHS", 12),
+            hnr_days=env_int("HUB_HNR_DAYS", 14),
+            hnr_min_seed_hours=env_int("HUB_HNR_MIN_SEED_HOURS", 72),
+            ratio_grace_bytes=env_int("HUB_RATIO_GRACE_BYTES", 5 * 1024**3),
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
