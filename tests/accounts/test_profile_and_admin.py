@@ -170,7 +170,11 @@ async def test_unban_lets_the_member_log_in_again(hub, http, server):
     admin_viewer = await _viewer(hub, admin)
     await actions.ban_user(hub, admin_viewer, user.id, reason="test", ip=None)
     await actions.unban_user(hub, admin_viewer, user.id, ip=None)
-    await login(http, user)
+    await login(http, user)  # asserts the login is accepted
+    async with http.get("/api/v1/me") as response:
+        me = await response.json()
+    assert response.status == 200, me
+    assert me["username"] == user.username, me
 
 
 async def _viewer(hub, user):
